@@ -1,0 +1,61 @@
+# Two commands: `make run` serves the portal, `make test` proves it. Both set up
+# everything they need first, and are quick when it is already there.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+PORTAL_PORT ?= 8000
+export PORTAL_PORT
+
+.PHONY: help run test bench setup setup-dev lint format demo clean
+
+help:
+	@echo "make run    set up and serve the portal on http://127.0.0.1:$(PORTAL_PORT) with a demo server group"
+	@echo "make test   set up (browser included) and run lint, unit, integration, browser and reliability tests"
+	@echo "make bench  run the benchmarks; figures go to bench/results/"
+
+$(PY):
+	@python="$$(scripts/find-python)" && echo "Creating $(VENV) with $$python" && "$$python" -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip >/dev/null
+
+$(VENV)/.installed: requirements.txt | $(PY)
+	$(PY) -m pip install -q -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+setup: $(VENV)/.installed
+	@scripts/ensure-postgresql
+	@$(PY) manage.py migrate --noinput -v 0
+	@$(PY) manage.py bootstrap_admin
+
+setup-dev: setup $(VENV)/.installed-dev
+	@scripts/ensure-chromium
+
+demo: setup
+	@$(PY) manage.py localcloud_demo
+
+run: demo
+	@$(PY) manage.py portcheck $(PORTAL_PORT)
+	@echo "Serving the portal on http://127.0.0.1:$(PORTAL_PORT) (Ctrl-C stops every process)"
+	@$(VENV)/bin/honcho start -f Procfile
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: setup-dev lint
+	$(VENV)/bin/pytest
+
+bench: setup-dev
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) var staticfiles test-results

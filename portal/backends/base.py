@@ -1,0 +1,240 @@
+"""What the portal may ask of any cloud.
+
+Every backend (localcloud, Azure) answers in these dataclasses and raises only
+``BackendError`` (or a subclass) for failures it knows about. Views and the wizard
+talk to clouds through this module and nothing else.
+
+All datetimes are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# Shared by every backend and by the wizard's form: 3 to 40 characters, lowercase
+# letters, digits and hyphens, not starting or ending with a hyphen (Azure's rule
+# for server group names, which localcloud adopts).
+NAME_RULE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38})[a-z0-9]$")
+NAME_RULE_TEXT = (
+    "Use 3 to 40 characters: lowercase letters, digits and hyphens, "
+    "not starting or ending with a hyphen."
+)
+
+
+def name_problem(name: str) -> str | None:
+    """The local rule for a new server group name: a message, or None when valid."""
+    if not name:
+        return "Enter a name for the new server group."
+    if not NAME_RULE.match(name):
+        return f"'{name}' is not a valid server group name. {NAME_RULE_TEXT}"
+    return None
+
+
+class BackendError(Exception):
+    """A failure the DBA can act on; ``str(error)`` is shown word for word.
+
+    ``permanent`` says whether trying the same call again can help (False for
+    throttling, timeouts and network faults). ``code`` carries the cloud's own
+    error code when it has one (ARM's ``error.code``, a localcloud error name).
+    """
+
+    def __init__(self, message: str, *, permanent: bool = True, code: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.code = code
+
+
+class NotFound(BackendError):
+    """The server group (or operation) does not exist, or is not visible."""
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str  # "coordinator", "worker-1", or the cloud's server name
+    role: str  # "coordinator" or "worker"
+    host: str
+    port: int | None
+    database: str
+    user: str
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class ServerGroup:
+    backend: str  # registry key, e.g. "local" or "azure"
+    cloud: str  # label shown beside the group, e.g. "Local" or "Azure"
+    id: str  # unique within the backend (Azure: the resource id; local: the name)
+    name: str
+    status: str  # "Ready", "Stopped", "Restoring", "Provisioning", "Failed", ...
+    subscription: str
+    resource_group: str
+    location: str
+    postgresql_version: str = ""
+    coordinator_host: str = ""
+    coordinator_port: int | None = None
+    database: str = ""
+    admin_user: str = ""
+    node_count: int = 0
+    nodes: tuple[Node, ...] = ()
+    earliest_restore: datetime | None = None
+    restored_from: str = ""  # the source group's name, when this one is a restore
+    restore_point: datetime | None = None  # the point it was restored to
+    created_at: datetime | None = None
+    has_backup: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == "Ready"
+
+
+@dataclass(frozen=True)
+class RestoreWindow:
+    """The range a restore may target, both ends inclusive, UTC."""
+
+    earliest: datetime
+    latest: datetime
+
+    def contains(self, moment: datetime) -> bool:
+        return self.earliest <= moment <= self.latest
+
+
+@dataclass(frozen=True)
+class RestoreRequest:
+    source_id: str
+    target_name: str
+    point_in_time: datetime | None  # None means the earliest restore point
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report: the phase, and a percent per node (0 to 100)."""
+
+    phase: str
+    nodes: dict[str, int] = field(default_factory=dict)
+    message: str = ""
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    target_id: str
+    target_name: str
+    point_in_time: datetime | None  # the point actually restored to, when known
+
+
+@dataclass(frozen=True)
+class FirewallRule:
+    name: str
+    start_ip: str
+    end_ip: str
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    value: str
+    default: str = ""
+    needs_restart: bool = False
+    scope: str = "coordinator"  # "coordinator" or "worker" (Azure role groups)
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    firewall_rules: int = 0
+    parameters: int = 0
+    needs_restart: bool = False
+
+
+class Backend:
+    """The base every cloud backend extends.
+
+    A restore runs in two calls so that a worker restart can pick it up again:
+    ``begin_restore`` starts it and returns an opaque token (to be stored), and
+    ``wait_restore`` (callable again with the same token after a restart) blocks
+    until the restore ends, reporting progress. ``abandon_restore`` cleans up after
+    a restore that can no longer finish.
+    """
+
+    key = ""
+    label = ""
+    can_restore = False
+    has_alerts = False
+
+    def __init__(self, key: str, **options):
+        self.key = key
+
+    # Reads
+    def list_server_groups(self) -> list[ServerGroup]:
+        raise NotImplementedError
+
+    def get_server_group(self, group_id: str) -> ServerGroup:
+        raise NotImplementedError
+
+    def find_server_group(self, name: str) -> ServerGroup:
+        """The group called ``name``: names are unique within a backend, so URLs use them."""
+        for group in self.list_server_groups():
+            if group.name == name:
+                return self.get_server_group(group.id)
+        raise NotFound(f"There is no server group named '{name}' in {self.label}.")
+
+    def restore_window(self, group_id: str) -> RestoreWindow:
+        raise NotImplementedError
+
+    def name_available(self, name: str) -> str | None:
+        """None when ``name`` may be used for a new group, else why not."""
+        raise NotImplementedError
+
+    def restore_blocker(self, group: ServerGroup) -> str | None:
+        """None when ``group`` can be restored now, else one line saying why not."""
+        if not self.can_restore:
+            return f"The {self.label} backend cannot restore server groups."
+        if not group.is_ready:
+            return f"The server group is {group.status.lower()}, not ready."
+        if not group.has_backup:
+            return "The server group has no completed backup yet."
+        return None
+
+    def refresh(self) -> None:
+        """Forget anything cached, so the next read asks the cloud."""
+
+    # Restores
+    def begin_restore(self, request: RestoreRequest) -> str:
+        raise NotImplementedError
+
+    def wait_restore(self, token: str, progress: ProgressCallback) -> RestoreResult:
+        raise NotImplementedError
+
+    def abandon_restore(self, token: str) -> str:
+        """Remove what an interrupted restore left; returns what was cleaned up."""
+        return ""
+
+    # Post-restore tasks
+    def firewall_rules(self, group_id: str) -> list[FirewallRule]:
+        raise NotImplementedError
+
+    def parameters(self, group_id: str) -> list[Parameter]:
+        """The curated, non-default server parameters of the group."""
+        raise NotImplementedError
+
+    def roles(self, group_id: str) -> list[str]:
+        raise NotImplementedError
+
+    def copy_firewall_rules(self, source_id: str, target_id: str) -> CopyResult:
+        raise NotImplementedError
+
+    def copy_parameters(self, source_id: str, target_id: str) -> CopyResult:
+        raise NotImplementedError
+
+    def alerts_url(self, group_id: str) -> str:
+        return ""
+
+    def check(self) -> list[str]:
+        """Problems with the configuration, for the portal to show (empty when fine)."""
+        return []

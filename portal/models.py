@@ -1,0 +1,58 @@
+"""Portal-wide records: what a user is told (notifications) and what was done (activity)."""
+
+from django.conf import settings
+from django.db import models
+
+
+class Notification(models.Model):
+    class Level(models.TextChoices):
+        INFO = "info", "Information"
+        SUCCESS = "success", "Success"
+        WARNING = "warning", "Warning"
+        ERROR = "error", "Error"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    link = models.CharField(max_length=500, blank=True)
+    link_text = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ActivityEvent(models.Model):
+    """One thing a person (or the portal on their behalf) did, kept for audit."""
+
+    class Result(models.TextChoices):
+        STARTED = "started", "Started"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        REFUSED = "refused", "Refused"
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_name = models.CharField(max_length=150)
+    action = models.CharField(max_length=60)
+    backend = models.CharField(max_length=40, blank=True)
+    target = models.CharField(max_length=300, blank=True)
+    result = models.CharField(max_length=10, choices=Result.choices)
+    detail = models.JSONField(default=dict, blank=True)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.target}: {self.result}"

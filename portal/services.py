@@ -1,0 +1,51 @@
+"""Writes shared by the portal and the wizard: notifications and the activity log."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
+
+from .models import ActivityEvent, Notification
+
+
+def notification_create(
+    *,
+    user: AbstractBaseUser,
+    title: str,
+    body: str = "",
+    level: str = Notification.Level.INFO,
+    link: str = "",
+    link_text: str = "",
+) -> Notification:
+    return Notification.objects.create(
+        user=user, title=title, body=body, level=level, link=link, link_text=link_text
+    )
+
+
+def notifications_mark_read(*, user: AbstractBaseUser) -> int:
+    return Notification.objects.filter(user=user, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+
+
+def activity_record(
+    *,
+    actor: AbstractBaseUser | None,
+    action: str,
+    result: str,
+    backend: str = "",
+    target: str = "",
+    message: str = "",
+    detail: dict | None = None,
+) -> ActivityEvent:
+    actor_name = actor.get_username() if actor is not None else "portal"
+    return ActivityEvent.objects.create(
+        actor=actor,
+        actor_name=actor_name,
+        action=action,
+        backend=backend,
+        target=target,
+        result=result,
+        message=message,
+        detail=detail or {},
+    )

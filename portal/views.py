@@ -1,0 +1,171 @@
+"""Portal pages: the server group list, a group's Overview, notifications, activity."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+
+from . import selectors, services
+from .backends import BackendError, NotFound, get_backend, get_backends
+from .models import ActivityEvent, Notification
+
+LIST_COLUMNS = [
+    ("name", "Name"),
+    ("status", "Status"),
+    ("resource_group", "Resource group"),
+    ("location", "Location"),
+    ("subscription", "Subscription"),
+    ("nodes", "Nodes"),
+]
+
+
+@require_GET
+def trivial(request: HttpRequest) -> HttpResponse:
+    """The baseline the benchmarks compare pages with: auth and middleware, no work."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@require_GET
+def servergroup_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")[:100]
+    sort = request.GET.get("sort", "name")
+    if sort not in selectors.SORT_KEYS:
+        sort = "name"
+    descending = request.GET.get("dir") == "desc"
+    listing = selectors.server_groups_all(query=query, sort=sort, descending=descending)
+    page = Paginator(listing.groups, settings.PORTAL_PAGE_SIZE).get_page(request.GET.get("page"))
+    columns = [
+        {
+            "key": key,
+            "label": label,
+            "active": key == sort,
+            "next_dir": "asc" if key == sort and descending else "desc" if key == sort else "asc",
+        }
+        for key, label in LIST_COLUMNS
+    ]
+    template = "portal/servergroup_list.html"
+    if request.htmx and request.htmx.target == "servergroup-table":
+        template += "#table"
+    return render(
+        request,
+        template,
+        {
+            "page": page,
+            "listing": listing,
+            "query": query,
+            "sort": sort,
+            "dir": "desc" if descending else "asc",
+            "columns": columns,
+            "backends_configured": bool(settings.PORTAL_BACKENDS),
+        },
+    )
+
+
+@require_POST
+def servergroup_refresh(request: HttpRequest) -> HttpResponse:
+    for backend in get_backends().values():
+        backend.refresh()
+    response = HttpResponse(status=303)
+    response["Location"] = reverse("servergroup_list")
+    return response
+
+
+def servergroup_context(request: HttpRequest, backend_key: str, name: str) -> dict:
+    """What every page of one server group needs; raises BackendError when it can't."""
+    backend = get_backend(backend_key)
+    group = backend.find_server_group(name)
+    blocker = backend.restore_blocker(group)
+    may_restore = (
+        request.user.is_superuser or request.user.groups.filter(name="Restore operators").exists()
+    )
+    return {
+        "backend": backend,
+        "group": group,
+        "restore_blocker": blocker,
+        "may_restore": may_restore,
+    }
+
+
+@require_GET
+def servergroup_overview(request: HttpRequest, backend: str, name: str) -> HttpResponse:
+    try:
+        context = servergroup_context(request, backend, name)
+    except BackendError as error:
+        return render(
+            request,
+            "portal/servergroup_error.html",
+            {"message": error.message, "name": name},
+            status=404 if isinstance(error, NotFound) else 502,
+        )
+    return render(request, "portal/servergroup_overview.html", context)
+
+
+@require_GET
+def notification_panel(request: HttpRequest) -> HttpResponse:
+    notifications = request.user.notifications.all()[:20]
+    template = "portal/notifications.html"
+    if request.htmx:
+        template += "#panel"
+    return render(request, template, {"notifications": notifications})
+
+
+@require_GET
+def notification_badge(request: HttpRequest) -> HttpResponse:
+    """The bell's unread count, polled; new notifications since ``after`` become toasts."""
+    unread = request.user.notifications.filter(read_at__isnull=True)
+    after = request.GET.get("after", "")
+    newest = request.user.notifications.values_list("id", flat=True).first() or 0
+    response = render(
+        request,
+        "base.html#bell-badge",
+        {"unread_count": unread.count(), "newest_id": newest},
+    )
+    if after.isdigit():
+        fresh = list(request.user.notifications.filter(id__gt=int(after)).order_by("id")[:3])
+        if fresh:
+            trigger_client_event(
+                response,
+                "portal:toast",
+                {"items": [toast_payload(n) for n in fresh]},
+            )
+    return response
+
+
+def toast_payload(notification: Notification) -> dict:
+    return {
+        "title": notification.title,
+        "body": notification.body,
+        "level": notification.level,
+        "link": notification.link,
+        "link_text": notification.link_text,
+    }
+
+
+@require_POST
+def notification_mark_read(request: HttpRequest) -> HttpResponse:
+    services.notifications_mark_read(user=request.user)
+    if request.htmx:
+        response = render(
+            request,
+            "portal/notifications.html#panel",
+            {"notifications": request.user.notifications.all()[:20]},
+        )
+        trigger_client_event(response, "portal:notifications-read")
+        return response
+    response = HttpResponse(status=303)
+    response["Location"] = reverse("notification_panel")
+    return response
+
+
+@require_GET
+def activity_log(request: HttpRequest) -> HttpResponse:
+    events = ActivityEvent.objects.all()
+    if not (request.user.is_superuser or request.user.is_staff):
+        events = events.filter(actor=request.user)
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    return render(request, "portal/activity_log.html", {"page": page})

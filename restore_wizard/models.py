@@ -1,0 +1,82 @@
+"""A restore operation: what was asked, by whom, and how far it got.
+
+The row is the truth the pages poll and the task worker writes; it survives restarts
+of either. ``token`` is what the backend needs to pick a restore up again.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class RestoreOperation(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Choice(models.TextChoices):
+        EARLIEST = "earliest", "Earliest restore point"
+        CUSTOM = "custom", "Custom restore point"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    idempotency_key = models.UUIDField(unique=True, default=uuid.uuid4)
+    backend = models.CharField(max_length=40)
+    source_id = models.CharField(max_length=500)
+    source_name = models.CharField(max_length=100)
+    target_name = models.CharField(max_length=40)
+    target_id = models.CharField(max_length=500, blank=True)
+    choice = models.CharField(max_length=10, choices=Choice.choices)
+    requested_point = models.DateTimeField(null=True, blank=True)
+    restored_point = models.DateTimeField(null=True, blank=True)
+    subscription = models.CharField(max_length=200)
+    resource_group = models.CharField(max_length=200)
+    location = models.CharField(max_length=100)
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    phase = models.CharField(max_length=100, blank=True)
+    node_progress = models.JSONField(default=dict, blank=True)
+    token = models.TextField(blank=True)
+    message = models.TextField(blank=True)
+    cleanup = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # Two people asking for the same new name at once: the database lets one in.
+            models.UniqueConstraint(
+                fields=["backend", "target_name"],
+                condition=Q(status__in=["queued", "running"]),
+                name="one_active_restore_per_target",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_name} -> {self.target_name} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def percent(self) -> int:
+        values = list(self.node_progress.values())
+        if self.status == self.Status.SUCCEEDED:
+            return 100
+        return round(sum(values) / len(values)) if values else 0
+
+    @property
+    def percent_step(self) -> int:
+        """The percent rounded down to a tenth, for the CSS bar (no inline styles)."""
+        return self.percent // 10 * 10

@@ -1,0 +1,289 @@
+"""The restore wizard (the seed's flow), operation pages and post-restore tasks.
+
+Step 1 picks the restore point (earliest or custom), step 2 takes the details, and
+OK (a POST to the restore URL) starts one operation. Steps are plain GETs, so the
+wizard works without JavaScript; with htmx the steps swap in place.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
+
+from portal.backends import BackendError, NotFound
+from portal.backends.base import name_problem
+from portal.models import ActivityEvent
+from portal.services import activity_record
+from portal.views import servergroup_context
+
+from . import selectors, services
+from .forms import RestoreForm
+from .models import RestoreOperation
+
+TEMPLATE = "restore_wizard/restore.html"
+
+
+def problem_page(request: HttpRequest, name: str, message: str, status: int) -> HttpResponse:
+    return render(
+        request, "portal/servergroup_error.html", {"name": name, "message": message}, status=status
+    )
+
+
+def wizard_context(request: HttpRequest, backend_key: str, name: str) -> dict:
+    context = servergroup_context(request, backend_key, name)
+    context["window"] = context["backend"].restore_window(context["group"].id)
+    context["now"] = timezone.now()
+    return context
+
+
+def refuse(request: HttpRequest, context: dict) -> HttpResponse | None:
+    """The guard every wizard view opens with: why this user may not restore this group."""
+    group = context["group"]
+    if not context["may_restore"]:
+        if request.method == "POST":
+            activity_record(
+                actor=request.user,
+                action="restore",
+                result=ActivityEvent.Result.REFUSED,
+                backend=group.backend,
+                target=group.name,
+                message="Not a member of the Restore operators group.",
+            )
+        return problem_page(
+            request,
+            group.name,
+            'Only members of the "Restore operators" group may restore server groups. '
+            "Ask a portal administrator to add you.",
+            403,
+        )
+    if context["restore_blocker"]:
+        return problem_page(
+            request, group.name, f"Restore is not available: {context['restore_blocker']}", 409
+        )
+    return None
+
+
+@require_http_methods(["GET", "POST"])
+def restore(request: HttpRequest, backend: str, name: str) -> HttpResponse:
+    """GET: step 1, the restore point. POST: OK, which starts the restore."""
+    try:
+        context = wizard_context(request, backend, name)
+    except BackendError as error:
+        return problem_page(
+            request, name, error.message, 404 if isinstance(error, NotFound) else 502
+        )
+    refused = refuse(request, context)
+    if refused:
+        return refused
+    if request.method == "GET":
+        context["step"] = 1
+        template = TEMPLATE + ("#step1" if request.htmx else "")
+        return render(request, template, context)
+
+    form = RestoreForm(
+        request.POST,
+        backend=context["backend"],
+        group=context["group"],
+        window=context["window"],
+        now=context["now"],
+    )
+    if not form.is_valid():
+        return details_response(request, context, form, form.data.get("choice", "earliest"))
+    data = form.cleaned_data
+    try:
+        operation, created = services.restore_operation_start(
+            user=request.user,
+            backend=context["backend"],
+            group=context["group"],
+            choice=data["choice"],
+            point=data["point"],
+            target_name=data["target_name"],
+            idempotency_key=data["idempotency_key"],
+        )
+    except services.RestoreRefused as refused_error:
+        form.add_error(refused_error.field, refused_error.message)
+        return details_response(request, context, form, data["choice"])
+    follow = reverse("operation_detail", args=[operation.pk])
+    if created:
+        messages.success(
+            request,
+            format_html(
+                'The restore operation has been initiated: {} to {}. <a href="{}">Follow the '
+                "restore</a>",
+                operation.source_name,
+                operation.target_name,
+                follow,
+            ),
+        )
+    destination = reverse("servergroup_overview", args=[backend, name])
+    if request.htmx:
+        return HttpResponseClientRedirect(destination)
+    return redirect(destination)
+
+
+def details_response(request, context, form, choice) -> HttpResponse:
+    context.update(step=2, form=form, choice=choice)
+    template = TEMPLATE + ("#step2" if request.htmx else "")
+    return render(request, template, context)
+
+
+@require_GET
+def restore_details(request: HttpRequest, backend: str, name: str) -> HttpResponse:
+    """Step 2: the new server's name, the restore point (custom), the fixed fields."""
+    try:
+        context = wizard_context(request, backend, name)
+    except BackendError as error:
+        return problem_page(
+            request, name, error.message, 404 if isinstance(error, NotFound) else 502
+        )
+    refused = refuse(request, context)
+    if refused:
+        return refused
+    choice = request.GET.get("choice")
+    if choice not in RestoreOperation.Choice.values:
+        context["step"] = 1
+        context["choice_error"] = "Choose the earliest or a custom restore point."
+        return render(request, TEMPLATE + ("#step1" if request.htmx else ""), context)
+    group = context["group"]
+    form = RestoreForm(
+        initial={
+            "choice": choice,
+            "idempotency_key": uuid.uuid4(),
+            "subscription": group.subscription,
+            "resource_group": group.resource_group,
+            "location": group.location,
+            "source_id": group.id,
+        },
+        backend=context["backend"],
+        group=group,
+        window=context["window"],
+        now=context["now"],
+    )
+    return details_response(request, context, form, choice)
+
+
+@require_GET
+def check_name(request: HttpRequest, backend: str, name: str) -> HttpResponse:
+    """As-you-type availability of the new name, through the backend."""
+    try:
+        context = servergroup_context(request, backend, name)
+    except BackendError as error:
+        return render(request, TEMPLATE + "#name-check", {"name_error": error.message})
+    target = request.GET.get("target_name", "").strip()[:100]
+    problem = name_problem(target)
+    if problem is None:
+        try:
+            problem = services.restore_target_problem(context["backend"], context["group"], target)
+        except BackendError as error:
+            problem = f"The name could not be checked: {error.message}"
+    return render(
+        request,
+        TEMPLATE + "#name-check",
+        {"name_error": problem, "name_ok": None if problem else target},
+    )
+
+
+@require_GET
+def operation_list(request: HttpRequest) -> HttpResponse:
+    operations = RestoreOperation.objects.select_related("created_by")
+    page = Paginator(operations, 25).get_page(request.GET.get("page"))
+    return render(
+        request, "restore_wizard/operation_list.html", {"page": page, "nav": "operations"}
+    )
+
+
+@require_GET
+def operation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    operation = get_object_or_404(RestoreOperation.objects.select_related("created_by"), pk=pk)
+    context = {
+        "operation": operation,
+        "phases": selectors.operation_phases(operation),
+        "nav": "operations",
+    }
+    if request.htmx:
+        response = render(request, "restore_wizard/operation_detail.html#status", context)
+        if not operation.is_active:
+            # 286 tells htmx to stop polling; the final state is in this response.
+            response.status_code = HttpResponseStopPolling.status_code
+        return response
+    return render(request, "restore_wizard/operation_detail.html", context)
+
+
+@require_GET
+def post_restore(request: HttpRequest, backend: str, name: str) -> HttpResponse:
+    try:
+        context = servergroup_context(request, backend, name)
+        context["tasks"] = selectors.post_restore_tasks(context["backend"], context["group"])
+    except BackendError as error:
+        return problem_page(
+            request, name, error.message, 404 if isinstance(error, NotFound) else 502
+        )
+    return render(request, "restore_wizard/post_restore.html", context)
+
+
+@require_POST
+def copy_from_source(request: HttpRequest, backend: str, name: str, what: str) -> HttpResponse:
+    """Copy firewall rules or server parameters from the source group (operators only)."""
+    try:
+        context = servergroup_context(request, backend, name)
+    except BackendError as error:
+        return problem_page(
+            request, name, error.message, 404 if isinstance(error, NotFound) else 502
+        )
+    group, source_backend = context["group"], context["backend"]
+    if not context["may_restore"]:
+        return problem_page(
+            request, name, 'Only members of the "Restore operators" group may copy settings.', 403
+        )
+    if not group.restored_from or what not in {"firewall", "parameters"}:
+        return problem_page(request, name, "This server group was not restored from another.", 400)
+    label = "firewall rules" if what == "firewall" else "server parameters"
+    try:
+        source = source_backend.find_server_group(group.restored_from)
+        copy = (
+            source_backend.copy_firewall_rules
+            if what == "firewall"
+            else source_backend.copy_parameters
+        )
+        result = copy(source.id, group.id)
+    except BackendError as error:
+        activity_record(
+            actor=request.user,
+            action=f"copy {label}",
+            result=ActivityEvent.Result.FAILED,
+            backend=backend,
+            target=name,
+            message=error.message,
+        )
+        messages.error(
+            request, f"Copying {label} from {group.restored_from} failed: {error.message}"
+        )
+    else:
+        count = result.firewall_rules if what == "firewall" else result.parameters
+        note = (
+            " Some need a restart of the server group to take effect."
+            if result.needs_restart
+            else ""
+        )
+        activity_record(
+            actor=request.user,
+            action=f"copy {label}",
+            result=ActivityEvent.Result.SUCCEEDED,
+            backend=backend,
+            target=name,
+            detail={"source": group.restored_from, "copied": count},
+        )
+        messages.success(request, f"Copied {count} {label} from {group.restored_from}.{note}")
+    destination = reverse("post_restore", args=[backend, name])
+    if request.htmx:
+        return HttpResponseClientRedirect(destination)
+    return redirect(destination)

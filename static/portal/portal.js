@@ -1,0 +1,128 @@
+// The portal's small script: flyouts, toasts and local times. Pages work without it;
+// it only makes them quicker to use. No inline handlers anywhere (the CSP forbids them).
+(function () {
+  "use strict";
+
+  function closeAll(except) {
+    document.querySelectorAll(".flyout, .menu").forEach(function (el) {
+      if (el !== except) el.hidden = true;
+    });
+    var userButton = document.getElementById("user-button");
+    if (userButton && except !== document.getElementById("user-menu")) {
+      userButton.setAttribute("aria-expanded", "false");
+    }
+  }
+
+  // The bell: htmx loads the panel into the flyout; a second click closes it.
+  document.addEventListener("click", function (event) {
+    var bell = event.target.closest("#bell-button");
+    var flyout = document.getElementById("notification-flyout");
+    if (bell && flyout && !flyout.hidden) {
+      event.preventDefault();
+      event.stopPropagation();
+      flyout.hidden = true;
+      return;
+    }
+    var userButton = event.target.closest("#user-button");
+    if (userButton) {
+      var menu = document.getElementById("user-menu");
+      var open = menu.hidden;
+      closeAll(menu);
+      menu.hidden = !open;
+      userButton.setAttribute("aria-expanded", String(open));
+      if (open) {
+        var first = menu.querySelector("button, a");
+        if (first) first.focus();
+      }
+      return;
+    }
+    if (!event.target.closest(".flyout, .menu, #bell-button")) closeAll(null);
+  }, true);
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") closeAll(null);
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "notification-flyout") {
+      closeAll(event.detail.target);
+      event.detail.target.hidden = false;
+    }
+  });
+
+  // Toasts arrive as an HX-Trigger event ("portal:toast") on any htmx response.
+  document.body.addEventListener("portal:toast", function (event) {
+    var box = document.getElementById("toasts");
+    if (!box || !event.detail || !event.detail.items) return;
+    event.detail.items.forEach(function (item) {
+      var toast = document.createElement("div");
+      toast.className = "toast toast-" + (item.level || "info");
+      toast.setAttribute("role", "status");
+      var close = document.createElement("button");
+      close.className = "toast-close";
+      close.type = "button";
+      close.setAttribute("aria-label", "Dismiss");
+      close.textContent = "\u00d7";
+      close.addEventListener("click", function () { toast.remove(); });
+      var title = document.createElement("div");
+      title.className = "toast-title";
+      title.textContent = item.title;
+      toast.appendChild(close);
+      toast.appendChild(title);
+      if (item.body) {
+        var body = document.createElement("div");
+        body.textContent = item.body;
+        toast.appendChild(body);
+      }
+      if (item.link) {
+        var link = document.createElement("a");
+        link.href = item.link;
+        link.textContent = item.link_text || "Open";
+        toast.appendChild(link);
+      }
+      box.appendChild(toast);
+      setTimeout(function () { toast.remove(); }, 10000);
+    });
+  });
+
+  // Every UTC time gets the browser's local time beside it.
+  function localTimes(root) {
+    root.querySelectorAll("time[data-local-time]").forEach(function (el) {
+      if (el.dataset.localDone) return;
+      el.dataset.localDone = "1";
+      var moment = new Date(el.getAttribute("datetime"));
+      if (isNaN(moment)) return;
+      var span = document.createElement("span");
+      span.className = "local-time";
+      span.textContent = "(" + moment.toLocaleString(undefined, {
+        year: "numeric", month: "short", day: "numeric",
+        hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short"
+      }) + " your time)";
+      el.after(span);
+    });
+  }
+
+  // The wizard: the custom point field matters only for a custom restore point.
+  function restoreChoice(root) {
+    root.querySelectorAll("[data-restore-choice]").forEach(function (form) {
+      var field = form.querySelector("[data-custom-only]");
+      if (!field) return;
+      function sync() {
+        var chosen = form.querySelector("input[name=choice]:checked");
+        field.hidden = !(chosen && chosen.value === "custom");
+      }
+      form.querySelectorAll("input[name=choice]").forEach(function (radio) {
+        radio.addEventListener("change", sync);
+      });
+      sync();
+    });
+  }
+
+  function enhance(root) {
+    localTimes(root);
+    restoreChoice(root);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { enhance(document); });
+  document.addEventListener("htmx:load", function (event) { enhance(event.detail.elt); });
+})();
