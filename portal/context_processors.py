@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.db.models import Count, Max, Q
 
 
 def chrome(request):
@@ -9,5 +10,11 @@ def chrome(request):
     }
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        context["unread_count"] = user.notifications.filter(read_at__isnull=True).count()
+        # One query: the unread count for the badge, and the newest id so that the
+        # badge's poll can tell which notifications arrived after this page.
+        bell = user.notifications.aggregate(
+            unread_count=Count("id", filter=Q(read_at__isnull=True)), newest_id=Max("id")
+        )
+        context["unread_count"] = bell["unread_count"]
+        context["newest_id"] = bell["newest_id"] or 0
     return context

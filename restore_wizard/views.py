@@ -38,11 +38,22 @@ def problem_page(request: HttpRequest, name: str, message: str, status: int) -> 
     )
 
 
-def wizard_context(request: HttpRequest, backend_key: str, name: str) -> dict:
-    context = servergroup_context(request, backend_key, name)
-    context["window"] = context["backend"].restore_window(context["group"].id)
+def open_wizard(request: HttpRequest, backend_key: str, name: str):
+    """(context, None) when this user may restore this group now, else (None, a response)."""
+    try:
+        context = servergroup_context(request, backend_key, name)
+    except BackendError as error:
+        status = 404 if isinstance(error, NotFound) else 502
+        return None, problem_page(request, name, error.message, status)
+    refused = refuse(request, context)
+    if refused:
+        return None, refused
+    try:
+        context["window"] = context["backend"].restore_window(context["group"].id)
+    except BackendError as error:
+        return None, problem_page(request, name, error.message, 502)
     context["now"] = timezone.now()
-    return context
+    return context, None
 
 
 def refuse(request: HttpRequest, context: dict) -> HttpResponse | None:
@@ -75,13 +86,7 @@ def refuse(request: HttpRequest, context: dict) -> HttpResponse | None:
 @require_http_methods(["GET", "POST"])
 def restore(request: HttpRequest, backend: str, name: str) -> HttpResponse:
     """GET: step 1, the restore point. POST: OK, which starts the restore."""
-    try:
-        context = wizard_context(request, backend, name)
-    except BackendError as error:
-        return problem_page(
-            request, name, error.message, 404 if isinstance(error, NotFound) else 502
-        )
-    refused = refuse(request, context)
+    context, refused = open_wizard(request, backend, name)
     if refused:
         return refused
     if request.method == "GET":
@@ -139,13 +144,7 @@ def details_response(request, context, form, choice) -> HttpResponse:
 @require_GET
 def restore_details(request: HttpRequest, backend: str, name: str) -> HttpResponse:
     """Step 2: the new server's name, the restore point (custom), the fixed fields."""
-    try:
-        context = wizard_context(request, backend, name)
-    except BackendError as error:
-        return problem_page(
-            request, name, error.message, 404 if isinstance(error, NotFound) else 502
-        )
-    refused = refuse(request, context)
+    context, refused = open_wizard(request, backend, name)
     if refused:
         return refused
     choice = request.GET.get("choice")

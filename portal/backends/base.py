@@ -215,22 +215,25 @@ class Backend:
         """Remove what an interrupted restore left; returns what was cleaned up."""
         return ""
 
-    # Post-restore tasks
+    # Post-restore tasks: a backend that lacks one says so in words, never a traceback.
+    def unsupported(self, what: str) -> BackendError:
+        return BackendError(f"The {self.label} backend does not manage {what}.")
+
     def firewall_rules(self, group_id: str) -> list[FirewallRule]:
-        raise NotImplementedError
+        raise self.unsupported("firewall rules")
 
     def parameters(self, group_id: str) -> list[Parameter]:
         """The curated, non-default server parameters of the group."""
-        raise NotImplementedError
+        raise self.unsupported("server parameters")
 
     def roles(self, group_id: str) -> list[str]:
-        raise NotImplementedError
+        raise self.unsupported("roles")
 
     def copy_firewall_rules(self, source_id: str, target_id: str) -> CopyResult:
-        raise NotImplementedError
+        raise self.unsupported("firewall rules")
 
     def copy_parameters(self, source_id: str, target_id: str) -> CopyResult:
-        raise NotImplementedError
+        raise self.unsupported("server parameters")
 
     def alerts_url(self, group_id: str) -> str:
         return ""

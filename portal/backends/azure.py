@@ -1,0 +1,723 @@
+"""Azure Cosmos DB for PostgreSQL clusters (Hyperscale (Citus) server groups).
+
+Talks to ARM through the official SDK (``azure-mgmt-cosmosdbforpostgresql``, API
+2022-11-08, resource type ``Microsoft.DBforPostgreSQL/serverGroupsv2``). Credentials
+come from ``azure-identity``'s ``DefaultAzureCredential`` unless one is passed in; the
+backend never stores, logs or shows them. Every SDK failure it knows about leaves as a
+``BackendError`` whose text a DBA can act on.
+
+A restore token is JSON: the subscription, resource group and names, the point in time,
+and the SDK poller's continuation token (the initial PUT answer with its
+``Azure-AsyncOperation`` URL, no credentials), so a restarted worker can keep polling.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.mgmt.core.polling.arm_polling import ARMPolling
+from azure.mgmt.cosmosdbforpostgresql import CosmosdbForPostgresqlMgmtClient
+from azure.mgmt.cosmosdbforpostgresql import models as m
+
+from .base import (
+    Backend,
+    BackendError,
+    CopyResult,
+    FirewallRule,
+    Node,
+    NotFound,
+    Parameter,
+    Progress,
+    ProgressCallback,
+    RestoreRequest,
+    RestoreResult,
+    RestoreWindow,
+    ServerGroup,
+    name_problem,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+RESOURCE_TYPE = "Microsoft.DBforPostgreSQL/serverGroupsv2"
+PORTAL_URL = "https://portal.azure.com"
+TOKEN_VERSION = 1
+# Real ARM's async-operation answers carry no Retry-After for this API; the SDK then
+# waits its own default between polls.
+DEFAULT_POLLING_INTERVAL = 30.0
+_ID = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
+    r"/providers/Microsoft\.DBforPostgreSQL/serverGroupsv2/(?P<name>[^/]+)$",
+    re.IGNORECASE,
+)
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+# A JWT or a long opaque secret must never reach a message, even if an SDK puts one there.
+_SECRETISH = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*|Bearer\s+\S+", re.IGNORECASE)
+_CREDENTIAL_HINT = (
+    "Set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for a service principal, "
+    "or run the portal with a managed or workload identity (or after `az login`)."
+)
+_TERMINAL = {"succeeded", "failed", "canceled"}
+
+
+def parse_id(group_id: str) -> tuple[str, str, str]:
+    """(subscription, resource group, name) from a cluster's ARM resource id."""
+    match = _ID.match(group_id or "")
+    if not match:
+        raise NotFound(f"'{group_id}' is not an Azure server group id.")
+    return match["sub"], match["rg"], match["name"]
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _status(cluster: m.Cluster) -> str:
+    provisioning = (cluster.provisioning_state or "").lower()
+    state = (cluster.state or "").lower()
+    if provisioning in {"failed", "canceled"} or state == "failed":
+        return "Failed"
+    if provisioning in {"deleting", "dropping"} or state in {"dropping", "deleting"}:
+        return "Deleting"
+    if provisioning in {"inprogress", "creating", "accepted", "provisioning"}:
+        return "Restoring" if cluster.source_resource_id else "Provisioning"
+    words = {
+        "ready": "Ready",
+        "provisioning": "Provisioning",
+        "stopped": "Stopped",
+        "stopping": "Stopping",
+        "starting": "Starting",
+        "updating": "Updating",
+        "disabled": "Disabled",
+    }
+    if state in words:
+        return words[state]
+    if not state and provisioning == "succeeded":
+        return "Ready"
+    return (cluster.state or "Unknown").capitalize()
+
+
+def _scrub(text: str) -> str:
+    text = _SECRETISH.sub("[redacted]", text or "")
+    secret = os.environ.get("AZURE_CLIENT_SECRET")
+    if secret:
+        text = text.replace(secret, "[redacted]")
+    return text.strip()
+
+
+def _arm_error(error: HttpResponseError) -> tuple[str, str]:
+    """ARM's own error code and message, word for word when ARM sent them."""
+    odata = getattr(error, "error", None)
+    code = getattr(odata, "code", None) or ""
+    message = getattr(odata, "message", None) or ""
+    if not message:
+        message = (error.message or str(error)).splitlines()[0]
+    return code, _scrub(message)
+
+
+def _retry_after(error: HttpResponseError) -> str:
+    headers = getattr(error.response, "headers", None) or {}
+    return headers.get("Retry-After", "") or headers.get("retry-after", "")
+
+
+def translate(error: AzureError, doing: str, subscription: str = "") -> BackendError:
+    """One BackendError for an SDK failure; ``doing`` completes "Could not ...".
+
+    Never includes a credential or a token: SDK messages are scrubbed.
+    """
+    where = f" in subscription {subscription}" if subscription else ""
+    if isinstance(error, ClientAuthenticationError):
+        first = _scrub((error.message or str(error)).splitlines()[0])
+        return BackendError(
+            f"Could not {doing}: Azure did not accept the portal's credentials ({first}). "
+            f"{_CREDENTIAL_HINT}",
+            code="AuthenticationFailed",
+        )
+    if isinstance(error, (ServiceRequestError, ServiceResponseError)):
+        return BackendError(
+            f"Could not {doing}: Azure Resource Manager (management.azure.com) could not be "
+            "reached. Check the network or proxy, then try again.",
+            permanent=False,
+            code="NetworkError",
+        )
+    if isinstance(error, HttpResponseError):
+        code, message = _arm_error(error)
+        status = error.status_code
+        if status == 429:
+            wait = _retry_after(error)
+            when = f"in {wait} seconds" if wait.isdigit() else "in a minute"
+            return BackendError(
+                f"Could not {doing}: Azure is throttling the portal's requests{where} "
+                f"(429 {code or 'TooManyRequests'}). Try again {when}.",
+                permanent=False,
+                code=code or "TooManyRequests",
+            )
+        if status == 404 and code == "SubscriptionNotFound":
+            return BackendError(
+                f"Could not {doing}: subscription {subscription} was not found, or the portal's "
+                f"identity cannot see it. {code}: {message}",
+                code=code,
+            )
+        if status == 404:
+            return NotFound(f"Could not {doing}: {code or 'NotFound'}: {message}", code=code)
+        if status == 403:
+            return BackendError(
+                f"Could not {doing}{where}: Azure denied the portal's identity access. "
+                f"{code or 'Forbidden'}: {message}",
+                code=code or "Forbidden",
+            )
+        transient = status is not None and (status >= 500 or status == 408)
+        return BackendError(
+            f"Could not {doing}: Azure answered {status} {code}: {message}".replace("  ", " "),
+            permanent=not transient,
+            code=code,
+        )
+    return BackendError(
+        f"Could not {doing}: {_scrub(str(error).splitlines()[0] if str(error) else '')}",
+        permanent=False,
+    )
+
+
+class _SubmitOnly(ARMPolling):
+    """Polls nothing: ``begin_restore`` only sends the PUT and keeps the continuation token,
+    so no background thread keeps polling in the web or worker process."""
+
+    def run(self) -> None:
+        return None
+
+
+class _Watched(ARMPolling):
+    """ARM polling that remembers each status it sees, for progress reports."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.seen: list[str] = []
+
+    def update_status(self) -> None:
+        super().update_status()
+        self.seen.append(self.status())
+
+
+class AzureBackend(Backend):
+    """Server groups in one or more Azure subscriptions."""
+
+    key = "azure"
+    label = "Azure"
+    can_restore = True
+    has_alerts = True
+
+    def __init__(
+        self,
+        key: str = "azure",
+        *,
+        subscription_ids: list[str] | str,
+        resource_group: str = "",
+        credential: Any = None,
+        transport: Any = None,
+        cache_seconds: float = 30,
+        polling_interval: float | None = None,
+    ):
+        super().__init__(key)
+        if isinstance(subscription_ids, str):
+            subscription_ids = subscription_ids.split(",")
+        self.subscription_ids = [s.strip() for s in subscription_ids if s and s.strip()]
+        self.resource_group = resource_group.strip()
+        self.cache_seconds = float(cache_seconds)
+        self.polling_interval = (
+            DEFAULT_POLLING_INTERVAL if polling_interval is None else float(polling_interval)
+        )
+        self._credential = credential
+        self._transport = transport
+        self._lock = threading.Lock()
+        self._clients: dict[str, CosmosdbForPostgresqlMgmtClient] = {}
+        self._cache: tuple[float, list[ServerGroup]] | None = None
+        self.list_problems: list[str] = []
+
+    # Plumbing
+
+    def _credential_or_default(self) -> Any:
+        if self._credential is None:
+            # Imported late: azure-identity is only needed once Azure is really asked.
+            from azure.identity import DefaultAzureCredential
+
+            self._credential = DefaultAzureCredential()
+        return self._credential
+
+    def _client(self, subscription: str) -> CosmosdbForPostgresqlMgmtClient:
+        with self._lock:
+            client = self._clients.get(subscription)
+            if client is None:
+                options: dict[str, Any] = {"polling_interval": self.polling_interval}
+                if self._transport is not None:
+                    options["transport"] = self._transport
+                client = CosmosdbForPostgresqlMgmtClient(
+                    self._credential_or_default(), subscription, **options
+                )
+                self._clients[subscription] = client
+            return client
+
+    def _call(self, doing: str, subscription: str, action: Callable[[], T]) -> T:
+        try:
+            return action()
+        except BackendError:
+            raise
+        except AzureError as error:
+            failure = translate(error, doing, subscription)
+            log.warning("Azure backend: %s", failure.message)
+            raise failure from None
+
+    def _locate(self, group_id: str) -> tuple[str, str, str]:
+        sub, rg, name = parse_id(group_id)
+        # Only the configured subscriptions and resource group are the portal's business,
+        # even if the identity can see more.
+        if sub.lower() not in {s.lower() for s in self.subscription_ids} or (
+            self.resource_group and rg.lower() != self.resource_group.lower()
+        ):
+            raise NotFound(f"Server group '{name}' is not among the portal's Azure server groups.")
+        return sub, rg, name
+
+    def _get_cluster(self, group_id: str) -> tuple[str, str, m.Cluster]:
+        sub, rg, name = self._locate(group_id)
+        cluster = self._call(
+            f"read server group {name}", sub, lambda: self._client(sub).clusters.get(rg, name)
+        )
+        return sub, rg, cluster
+
+    def _group(self, cluster: m.Cluster, nodes: tuple[Node, ...] = ()) -> ServerGroup:
+        sub, rg, _ = parse_id(cluster.id)
+        earliest = _aware(cluster.earliest_restore_time)
+        restored_from = ""
+        if cluster.source_resource_id:
+            match = _ID.match(cluster.source_resource_id)
+            restored_from = match["name"] if match else cluster.source_resource_id
+        coordinator = next((n for n in nodes if n.role == "coordinator"), None)
+        created = getattr(cluster.system_data, "created_at", None)
+        return ServerGroup(
+            backend=self.key,
+            cloud=self.label,
+            id=cluster.id,
+            name=cluster.name,
+            status=_status(cluster),
+            subscription=sub,
+            resource_group=rg,
+            location=cluster.location or "",
+            postgresql_version=cluster.postgresql_version or "",
+            coordinator_host=coordinator.host if coordinator else "",
+            coordinator_port=coordinator.port if coordinator else None,
+            database="citus",
+            admin_user=cluster.administrator_login or "citus",
+            node_count=1 + (cluster.node_count or 0),
+            nodes=nodes,
+            earliest_restore=earliest,
+            restored_from=restored_from,
+            restore_point=_aware(cluster.point_in_time_utc),
+            created_at=_aware(created),
+            has_backup=earliest is not None,
+            tags=dict(cluster.tags or {}),
+        )
+
+    # Reads
+
+    def list_server_groups(self) -> list[ServerGroup]:
+        """Every cluster in the configured subscriptions (and resource group), cached.
+
+        When some subscriptions fail and others answer, the answered ones are returned and
+        ``list_problems`` says what failed; when all fail, the first failure is raised.
+        """
+        with self._lock:
+            if self._cache and time.monotonic() - self._cache[0] < self.cache_seconds:
+                return list(self._cache[1])
+        if not self.subscription_ids:
+            raise BackendError("No Azure subscription is configured (AZURE_SUBSCRIPTION_IDS).")
+
+        def one(sub: str) -> list[ServerGroup] | BackendError:
+            client = self._client(sub)
+            try:
+                if self.resource_group:
+                    found = self._call(
+                        f"list server groups in resource group {self.resource_group}",
+                        sub,
+                        lambda: list(client.clusters.list_by_resource_group(self.resource_group)),
+                    )
+                else:
+                    found = self._call(
+                        "list server groups", sub, lambda: list(client.clusters.list())
+                    )
+            except BackendError as error:
+                return error
+            return [self._group(cluster) for cluster in found]
+
+        with ThreadPoolExecutor(max_workers=min(8, len(self.subscription_ids))) as pool:
+            answers = list(pool.map(one, self.subscription_ids))
+        failures = [a for a in answers if isinstance(a, BackendError)]
+        if failures and len(failures) == len(answers):
+            raise failures[0]
+        groups = sorted(
+            (g for a in answers if not isinstance(a, BackendError) for g in a),
+            key=lambda g: (g.name, g.subscription, g.resource_group),
+        )
+        with self._lock:
+            self.list_problems = [f.message for f in failures]
+            self._cache = (time.monotonic(), groups)
+        return list(groups)
+
+    def refresh(self) -> None:
+        with self._lock:
+            self._cache = None
+
+    def get_server_group(self, group_id: str) -> ServerGroup:
+        sub, rg, cluster = self._get_cluster(group_id)
+        servers = self._call(
+            f"list the servers of {cluster.name}",
+            sub,
+            lambda: list(self._client(sub).servers.list_by_cluster(rg, cluster.name)),
+        )
+        # Coordinator first, then workers by name, so that "worker-1" is stable.
+        servers.sort(key=lambda s: ((s.role or "").lower() != "coordinator", s.name))
+        nodes = tuple(
+            Node(
+                name=server.name,
+                role="coordinator" if (server.role or "").lower() == "coordinator" else "worker",
+                host=server.fully_qualified_domain_name or "",
+                port=5432,
+                database="citus",
+                user=server.administrator_login or cluster.administrator_login or "citus",
+                status=server.state or "",
+            )
+            for server in servers
+        )
+        return self._group(cluster, nodes)
+
+    def restore_window(self, group_id: str) -> RestoreWindow:
+        _, _, cluster = self._get_cluster(group_id)
+        earliest = _aware(cluster.earliest_restore_time)
+        if earliest is None:
+            raise BackendError(f"Server group {cluster.name} has no completed backup yet.")
+        return RestoreWindow(earliest=earliest, latest=datetime.now(UTC))
+
+    def name_available(self, name: str) -> str | None:
+        problem = name_problem(name)
+        if problem:
+            return problem
+        if not self.subscription_ids:
+            raise BackendError("No Azure subscription is configured (AZURE_SUBSCRIPTION_IDS).")
+        sub = self.subscription_ids[0]
+        # Cluster names become DNS names, so Azure checks them globally: one subscription
+        # is enough to ask.
+        answer = self._call(
+            f"check the name '{name}'",
+            sub,
+            lambda: self._client(sub).clusters.check_name_availability(
+                m.NameAvailabilityRequest(name=name)
+            ),
+        )
+        if answer.name_available:
+            return None
+        reason = (answer.message or "").strip()
+        return (
+            f"The name '{name}' cannot be used in Azure: {reason}"
+            if reason
+            else f"The name '{name}' is already used by another Azure server group."
+        )
+
+    # Restores
+
+    def begin_restore(self, request: RestoreRequest) -> str:
+        sub, rg, source = self._get_cluster(request.source_id)
+        problem = name_problem(request.target_name)
+        if problem:
+            raise BackendError(problem)
+        earliest = _aware(source.earliest_restore_time)
+        if earliest is None:
+            raise BackendError(f"Server group {source.name} has no completed backup yet.")
+        point = earliest if request.point_in_time is None else _aware(request.point_in_time)
+        now = datetime.now(UTC)
+        if not earliest <= point <= now:
+            raise BackendError(
+                f"The restore point {point:%Y-%m-%d %H:%M:%S} UTC is outside the restore window "
+                f"of {source.name} ({earliest:%Y-%m-%d %H:%M:%S} UTC to now)."
+            )
+        parameters = m.Cluster(
+            location=source.location,
+            source_resource_id=source.id,
+            source_location=source.location,
+            point_in_time_utc=point,
+        )
+        poller = self._call(
+            f"start restoring {source.name} into {request.target_name}",
+            sub,
+            lambda: self._client(sub).clusters.begin_create(
+                rg,
+                request.target_name,
+                parameters,
+                polling=_SubmitOnly(
+                    self.polling_interval,
+                    lro_options={"final-state-via": "azure-async-operation"},
+                ),
+            ),
+        )
+        token = {
+            "v": TOKEN_VERSION,
+            "subscription": sub,
+            "resource_group": rg,
+            "name": request.target_name,
+            "source_id": source.id,
+            "point_in_time": point.isoformat(),
+            "continuation_token": poller.continuation_token(),
+        }
+        return json.dumps(token)
+
+    def _read_token(self, token: str) -> dict[str, Any]:
+        try:
+            state = json.loads(token)
+            assert state["v"] == TOKEN_VERSION
+            state["subscription"], state["resource_group"], state["name"]
+        except (ValueError, TypeError, KeyError, AssertionError):
+            raise BackendError("This restore's Azure token is unreadable.") from None
+        return state
+
+    def wait_restore(self, token: str, progress: ProgressCallback) -> RestoreResult:
+        state = self._read_token(token)
+        sub, rg, name = state["subscription"], state["resource_group"], state["name"]
+        point = datetime.fromisoformat(state["point_in_time"])
+        doing = f"restore into {name}"
+        watched = _Watched(
+            self.polling_interval, lro_options={"final-state-via": "azure-async-operation"}
+        )
+        progress(
+            Progress(
+                phase="Submitted",
+                message="Azure accepted the restore; it reports no per-node progress.",
+            )
+        )
+        poller = self._call(
+            doing,
+            sub,
+            lambda: self._client(sub).clusters.begin_create(
+                rg,
+                name,
+                None,
+                polling=watched,
+                continuation_token=state["continuation_token"],
+            ),
+        )
+        try:
+            self._watch(poller, watched, progress)
+            cluster = poller.result()
+        except HttpResponseError as error:
+            cluster = self._outcome_without_operation(error, sub, rg, name)
+        except AzureError as error:
+            raise translate(error, doing, sub) from None
+        group_id = cluster.id if cluster is not None and cluster.id else ""
+        if not group_id:
+            group_id = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{RESOURCE_TYPE}/{name}"
+        nodes = {n.name: 100 for n in self._nodes_quietly(group_id)}
+        progress(Progress(phase="Succeeded", nodes=nodes, message=f"{name} is ready."))
+        self.refresh()
+        restored = _aware(cluster.point_in_time_utc) if cluster is not None else None
+        return RestoreResult(target_id=group_id, target_name=name, point_in_time=restored or point)
+
+    def _watch(self, poller: Any, watched: _Watched, progress: ProgressCallback) -> None:
+        # Progress is reported from this thread, not the SDK's polling thread, so the
+        # callback may use the caller's database connection. Azure gives no per-node
+        # percentage: each answer of the operation is one report.
+        reported = 0
+        while True:
+            finished = poller.done()
+            answers = list(watched.seen)
+            for status in answers[reported:]:
+                reported += 1
+                if status.lower() not in _TERMINAL:
+                    progress(
+                        Progress(
+                            phase="Restoring",
+                            message=f"Azure reports the restore {status} (check {reported}).",
+                        )
+                    )
+            if finished:
+                return
+            poller.wait(timeout=min(self.polling_interval, 5.0) or 0.1)
+
+    def _outcome_without_operation(
+        self, error: HttpResponseError, sub: str, rg: str, name: str
+    ) -> m.Cluster:
+        """Decide a restore's end from the cluster when the operation failed or is gone."""
+        doing = f"restore into {name}"
+        if error.status_code == 404:
+            # Async operations expire; the cluster itself says how the restore ended.
+            cluster = self._call(doing, sub, lambda: self._client(sub).clusters.get(rg, name))
+            if (cluster.provisioning_state or "").lower() == "succeeded":
+                return cluster
+            if (cluster.provisioning_state or "").lower() in _TERMINAL:
+                raise BackendError(
+                    f"The restore into {name} ended {cluster.provisioning_state}.",
+                    code=cluster.provisioning_state or "",
+                )
+        code, message = _arm_error(error)
+        if code or error.status_code == 200:
+            raise BackendError(
+                f"Azure could not restore into {name}: {code}: {message}",
+                code=code,
+            )
+        raise translate(error, doing, sub)
+
+    def _nodes_quietly(self, group_id: str) -> tuple[Node, ...]:
+        try:
+            return self.get_server_group(group_id).nodes
+        except BackendError:
+            return ()
+
+    def abandon_restore(self, token: str) -> str:
+        state = self._read_token(token)
+        sub, rg, name = state["subscription"], state["resource_group"], state["name"]
+        client = self._client(sub)
+        try:
+            cluster = client.clusters.get(rg, name)
+        except HttpResponseError as error:
+            if error.status_code == 404:
+                return f"Nothing to clean up: Azure has no server group {name}."
+            raise translate(error, f"look for {name}", sub) from None
+        except AzureError as error:
+            raise translate(error, f"look for {name}", sub) from None
+        if _status(cluster) != "Failed":
+            return (
+                f"Left {name} in place: Azure reports it {_status(cluster).lower()}, "
+                "not failed. Delete it in Azure if it is not wanted."
+            )
+        self._call(
+            f"delete the failed server group {name}",
+            sub,
+            lambda: client.clusters.begin_delete(rg, name).result(),
+        )
+        self.refresh()
+        return f"Deleted the failed server group {name} in resource group {rg}."
+
+    # Post-restore tasks
+
+    def firewall_rules(self, group_id: str) -> list[FirewallRule]:
+        sub, rg, name = self._locate(group_id)
+        rules = self._call(
+            f"read the firewall rules of {name}",
+            sub,
+            lambda: list(self._client(sub).firewall_rules.list_by_cluster(rg, name)),
+        )
+        return sorted(
+            (FirewallRule(r.name, r.start_ip_address, r.end_ip_address) for r in rules),
+            key=lambda r: r.name,
+        )
+
+    def copy_firewall_rules(self, source_id: str, target_id: str) -> CopyResult:
+        wanted = self.firewall_rules(source_id)
+        present = set(self.firewall_rules(target_id))
+        sub, rg, name = self._locate(target_id)
+        client = self._client(sub)
+        copied = 0
+        for rule in wanted:
+            if rule in present:
+                continue
+            self._call(
+                f"copy firewall rule {rule.name} to {name}",
+                sub,
+                lambda rule=rule: client.firewall_rules.begin_create_or_update(
+                    rg,
+                    name,
+                    rule.name,
+                    m.FirewallRule(start_ip_address=rule.start_ip, end_ip_address=rule.end_ip),
+                ).result(),
+            )
+            copied += 1
+        return CopyResult(firewall_rules=copied)
+
+    def _all_parameters(self, group_id: str) -> list[Parameter]:
+        sub, rg, name = self._locate(group_id)
+        configurations = self._call(
+            f"read the server parameters of {name}",
+            sub,
+            lambda: list(self._client(sub).configurations.list_by_cluster(rg, name)),
+        )
+        found = []
+        for configuration in configurations:
+            for group in configuration.server_role_group_configurations or []:
+                found.append(
+                    Parameter(
+                        name=configuration.name,
+                        value=group.value or "",
+                        default=group.default_value or "",
+                        needs_restart=bool(configuration.requires_restart),
+                        scope="coordinator" if group.role.lower() == "coordinator" else "worker",
+                    )
+                )
+        return found
+
+    def parameters(self, group_id: str) -> list[Parameter]:
+        changed = [p for p in self._all_parameters(group_id) if p.value != p.default]
+        return sorted(changed, key=lambda p: (p.scope, p.name))
+
+    def copy_parameters(self, source_id: str, target_id: str) -> CopyResult:
+        wanted = self.parameters(source_id)
+        current = {(p.scope, p.name): p.value for p in self._all_parameters(target_id)}
+        sub, rg, name = self._locate(target_id)
+        client = self._client(sub)
+        copied = 0
+        needs_restart = False
+        for parameter in wanted:
+            if current.get((parameter.scope, parameter.name)) == parameter.value:
+                continue
+            update = (
+                client.configurations.begin_update_on_coordinator
+                if parameter.scope == "coordinator"
+                else client.configurations.begin_update_on_node
+            )
+            self._call(
+                f"set {parameter.name} on the {parameter.scope} nodes of {name}",
+                sub,
+                lambda update=update, parameter=parameter: update(
+                    rg, name, parameter.name, m.ServerConfiguration(value=parameter.value)
+                ).result(),
+            )
+            copied += 1
+            needs_restart = needs_restart or parameter.needs_restart
+        return CopyResult(parameters=copied, needs_restart=needs_restart)
+
+    def roles(self, group_id: str) -> list[str]:
+        sub, rg, name = self._locate(group_id)
+        roles = self._call(
+            f"read the roles of {name}",
+            sub,
+            lambda: list(self._client(sub).roles.list_by_cluster(rg, name)),
+        )
+        return sorted(r.name for r in roles)
+
+    def alerts_url(self, group_id: str) -> str:
+        parse_id(group_id)
+        return f"{PORTAL_URL}/#resource{group_id}/alerts"
+
+    def check(self) -> list[str]:
+        problems = []
+        if not self.subscription_ids:
+            problems.append("AZURE_SUBSCRIPTION_IDS names no subscription.")
+        for sub in self.subscription_ids:
+            if not _UUID.match(sub):
+                problems.append(f"'{sub}' in AZURE_SUBSCRIPTION_IDS is not a subscription id.")
+        return problems + list(self.list_problems)

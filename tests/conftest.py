@@ -1,0 +1,111 @@
+"""Fixtures shared by every suite: users, a real Chromium, screenshots as artifacts."""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-results"
+CHROMIUM = os.environ.get("PORTAL_CHROMIUM", "/usr/bin/chromium")
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True)
+def no_backends_unless_asked(settings):
+    """Tests see no cloud unless they configure one: never the developer's var/localcloud."""
+    settings.PORTAL_BACKENDS = {}
+
+
+@pytest.fixture
+def listed_backends(settings):
+    def configure(count: int, key: str = "listed"):
+        settings.PORTAL_BACKENDS = {
+            key: {"BACKEND": "tests.doubles.ListBackend", "OPTIONS": {"count": count}}
+        }
+
+    return configure
+
+
+@pytest.fixture
+def operator(django_user_model):
+    user = django_user_model.objects.create_user(username="olivia", password=PASSWORD)
+    group, _ = Group.objects.get_or_create(name="Restore operators")
+    user.groups.add(group)
+    return user
+
+
+@pytest.fixture
+def viewer(django_user_model):
+    return django_user_model.objects.create_user(username="victor", password=PASSWORD)
+
+
+@pytest.fixture
+def operator_client(client, operator):
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
+def viewer_client(client, viewer):
+    client.force_login(viewer)
+    return client
+
+
+# Browser: Debian's Chromium driven by Playwright (it cannot download its own here).
+@pytest.fixture(scope="session")
+def playwright():
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop; Django's ORM refuses to run beside one
+    # unless told it is safe, which it is for this test process only.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as driver:
+        yield driver
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "headless": True,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ],
+    }
+
+
+@pytest.fixture
+def screenshot(request, page):
+    """Saves a full-page screenshot as a test artifact: ``screenshot("01-list")``."""
+    folder = ARTIFACTS / "screenshots" / request.node.name
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def take(name: str, target=None):
+        path = folder / f"{name}.png"
+        (target or page).screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
+@pytest.fixture
+def sign_in(page, live_server):
+    def go(user):
+        page.goto(f"{live_server.url}/signin/")
+        page.get_by_label("User name").fill(user.get_username())
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{live_server.url}/")
+        return page
+
+    return go
