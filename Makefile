@@ -51,8 +51,11 @@ format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# The whole suite on SQLite, then the suites that touch the portal's own database again
+# with PostgreSQL as DATABASE_URL (the script starts and stops that PostgreSQL).
 test: setup-dev lint
 	$(VENV)/bin/pytest
+	scripts/with-portal-postgres $(VENV)/bin/pytest tests/unit tests/wizard tests/browser
 
 bench: setup-dev
 	$(PY) bench/run.py

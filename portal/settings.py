@@ -214,6 +214,7 @@ def backend_registry() -> dict[str, dict]:
                 "subscription_ids": env_list("AZURE_SUBSCRIPTION_IDS"),
                 "resource_group": os.environ.get("AZURE_RESOURCE_GROUP", ""),
                 "cache_seconds": env_float("AZURE_CACHE_SECONDS", 30.0),
+                "polling_interval": env_float("AZURE_POLLING_INTERVAL", 30.0),
             },
         }
     return registry

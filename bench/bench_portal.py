@@ -1,0 +1,61 @@
+"""Server time of portal pages against a trivial view measured in the same run.
+
+The trivial view goes through the same middleware (sessions, auth, CSRF, CSP) and
+does nothing else, so a ratio says what the page itself costs.
+"""
+
+from __future__ import annotations
+
+from bench.django_env import portal_test_env, signed_in_client
+from bench.timing import measure
+
+COUNT = 200
+
+
+def run(rec) -> None:
+    with portal_test_env():
+        from django.conf import settings
+
+        from portal.backends import reset_backends
+
+        client, _ = signed_in_client()
+        trivial = measure(client, "/healthz/trivial/", count=COUNT)
+        rec.figure("trivial view p50", trivial["p50"], "ms", target="baseline")
+
+        settings.PORTAL_BACKENDS = {
+            "listed": {"BACKEND": "tests.doubles.ListBackend", "OPTIONS": {"count": 25}}
+        }
+        reset_backends()
+        page = measure(client, "/", count=COUNT)
+        rec.figure(
+            "list page, 25 groups, p50",
+            page["p50"],
+            "ms",
+            baseline=trivial["p50"],
+            baseline_label="trivial view p50",
+        )
+
+        settings.PORTAL_BACKENDS = {
+            "listed": {"BACKEND": "tests.doubles.ListBackend", "OPTIONS": {"count": 1000}}
+        }
+        reset_backends()
+        big = measure(client, "/?sort=location&dir=desc", count=COUNT)
+        rec.figure(
+            "list page, 1,000 groups, p95",
+            big["p95"],
+            "ms",
+            baseline=trivial["p95"],
+            baseline_label="trivial view p95",
+            target="<= 50 ms",
+            met=big["p95"] <= 50,
+        )
+        overview = measure(client, "/servergroups/listed/group-0500/", count=COUNT)
+        rec.figure(
+            "Overview p95 (1,000-group backend)",
+            overview["p95"],
+            "ms",
+            baseline=trivial["p95"],
+            baseline_label="trivial view p95",
+            target="<= 3x trivial",
+            met=overview["p95"] <= 3 * trivial["p95"],
+        )
