@@ -53,6 +53,43 @@ def viewer_client(client, viewer):
     return client
 
 
+@pytest.fixture
+def task_worker(settings):
+    """A real django-tasks-db worker, in a thread of this process, for live-server tests.
+
+    A thread (not a subprocess) so that it shares the test database and the backend
+    instances of the live server; it runs the same Worker class as ``db_worker``.
+    """
+    import threading
+
+    from django.db import connection
+    from django_tasks_db.management.commands.db_worker import Worker
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    worker = Worker(
+        queue_names=["default"],
+        interval=0.1,
+        batch=False,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test-worker",
+        excluded_queue_names=[],
+    )
+
+    def work():
+        try:
+            worker.run()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    yield worker
+    worker.running = False
+    thread.join(timeout=60)
+
+
 # Browser: Debian's Chromium driven by Playwright (it cannot download its own here).
 @pytest.fixture(scope="session")
 def playwright():

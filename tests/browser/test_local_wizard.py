@@ -1,0 +1,125 @@
+"""The seed's flow in a real Chromium, on real localcloud restores.
+
+Both paths end with the new group Ready in the list, a success notification, and data
+in the restored group that matches the restore point on every node.
+"""
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from localcloud.testing import temporary_engine, ticks_all, ticks_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+BASE_PORT = 28432
+
+
+def make_ticks(node, conn):
+    conn.execute("CREATE TABLE ticks (id bigserial PRIMARY KEY, node text NOT NULL)")
+    conn.execute("INSERT INTO ticks (node) SELECT %s FROM generate_series(1, 3)", (node,))
+
+
+def commit_row(engine, group):
+    for node in engine.get_group(group).nodes:
+        with engine.connect(group, node.name) as conn:
+            conn.execute("INSERT INTO ticks (node) VALUES (%s)", (node.name,))
+
+
+@pytest.fixture(scope="module")
+def engine():
+    with temporary_engine(base_port=BASE_PORT) as engine:
+        engine.create_group("shop", workers=2, setup=make_ticks)
+        yield engine
+
+
+@pytest.fixture
+def local_cloud(settings, engine):
+    settings.PORTAL_BACKENDS = {
+        "local": {
+            "BACKEND": "portal.backends.local.LocalBackend",
+            "OPTIONS": {"root": str(engine.root), "base_port": BASE_PORT},
+        }
+    }
+    settings.PORTAL_POLL_SECONDS = 0.5
+    return engine
+
+
+def open_restore(page, live_server, screenshot):
+    page.get_by_role("link", name="shop", exact=True).click()
+    expect(page.get_by_role("heading", name="shop")).to_be_visible()
+    screenshot("01-overview")
+    page.get_by_role("link", name="Restore", exact=True).click()
+    expect(page.get_by_text("Earliest restore point").first).to_be_visible()
+    screenshot("02-restore-point")
+
+
+def finish(page, engine, target, screenshot):
+    """OK pressed: the banner, the live operation, the notification, the new group."""
+    expect(page.get_by_text("The restore operation has been initiated")).to_be_visible()
+    screenshot("04-initiated")
+    page.get_by_role("link", name="Follow the restore").first.click()
+    expect(page.locator("#operation-state")).to_have_text("Succeeded", timeout=60_000)
+    screenshot("05-operation-succeeded")
+    expect(page.locator("#toasts")).to_contain_text(f"Restore succeeded: {target} is ready")
+    page.get_by_role("link", name="All server groups").click()
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=target, exact=True))
+    expect(row).to_contain_text("Ready")
+    screenshot("06-list-with-new-group")
+    page.get_by_role("link", name="Notifications", exact=True).first.click()
+    expect(page.locator("#notification-flyout")).to_contain_text(f"{target} is ready")
+    screenshot("07-notifications")
+    assert engine.get_group(target).status == "Ready"
+
+
+def test_earliest_restore_point_in_the_browser(
+    page, live_server, sign_in, operator, local_cloud, task_worker, screenshot
+):
+    engine = local_cloud
+    commit_row(engine, "shop")  # after the first backup: not in the earliest point
+    earliest = engine.restore_window("shop")[0]
+    sign_in(operator)
+    open_restore(page, live_server, screenshot)
+    page.get_by_label("Earliest restore point").check()
+    page.get_by_role("button", name="Next").click()
+    page.get_by_label("Restore to new server").fill("shop-earliest")
+    page.get_by_label("Restore to new server").press("Tab")
+    expect(page.get_by_text("'shop-earliest' is available.")).to_be_visible()
+    expect(page.get_by_label("Subscription")).to_have_attribute("readonly", "")
+    screenshot("03-details")
+    page.get_by_role("button", name="OK").click()
+    finish(page, engine, "shop-earliest", screenshot)
+
+    for node in engine.get_group("shop").nodes:
+        expected = ticks_until(engine, "shop", node.name, earliest)
+        assert ticks_all(engine, "shop-earliest", node.name) == expected
+        assert len(expected) < len(ticks_all(engine, "shop", node.name))
+
+
+def test_custom_restore_point_in_the_browser(
+    page, live_server, sign_in, operator, local_cloud, task_worker, screenshot
+):
+    engine = local_cloud
+    commit_row(engine, "shop")
+    # The field takes whole seconds: T is the next second boundary after this commit.
+    point = (datetime.now(UTC) + timedelta(seconds=1)).replace(microsecond=0)
+    time.sleep(max(0.0, (point - datetime.now(UTC)).total_seconds()) + 0.2)
+    commit_row(engine, "shop")  # committed after T: must be absent from the restore
+    sign_in(operator)
+    open_restore(page, live_server, screenshot)
+    page.get_by_label("Custom restore point").check()
+    page.get_by_role("button", name="Next").click()
+    page.get_by_label("Restore point (UTC)").fill(point.strftime("%Y-%m-%dT%H:%M:%S"))
+    page.get_by_label("Restore to new server").fill("shop-custom")
+    screenshot("03-details")
+    page.get_by_role("button", name="OK").click()
+    finish(page, engine, "shop-custom", screenshot)
+
+    for node in engine.get_group("shop").nodes:
+        source_rows = ticks_all(engine, "shop", node.name)
+        restored = ticks_all(engine, "shop-custom", node.name)
+        assert restored == ticks_until(engine, "shop", node.name, point)
+        assert source_rows[-1] not in restored  # the row committed after T
+        assert source_rows[-2] in restored  # the row committed before T
