@@ -57,8 +57,9 @@ test: setup-dev lint
 	$(VENV)/bin/pytest
 	scripts/with-portal-postgres $(VENV)/bin/pytest tests/unit tests/wizard tests/browser
 
+# The portal's own database is PostgreSQL here, as in a deployment that takes load.
 bench: setup-dev
-	$(PY) bench/run.py
+	scripts/with-portal-postgres $(PY) bench/run.py $(BENCH)
 
 clean:
 	rm -rf $(VENV) var staticfiles test-results

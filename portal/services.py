@@ -7,6 +7,16 @@ from django.utils import timezone
 
 from .models import ActivityEvent, Notification
 
+OPERATORS_GROUP = "Restore operators"
+
+
+def may_restore(user) -> bool:
+    """Superusers and members of "Restore operators" may restore and copy settings."""
+    return bool(
+        user.is_authenticated
+        and (user.is_superuser or user.groups.filter(name=OPERATORS_GROUP).exists())
+    )
+
 
 def notification_create(
     *,

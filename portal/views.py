@@ -78,16 +78,17 @@ def servergroup_refresh(request: HttpRequest) -> HttpResponse:
 def servergroup_context(request: HttpRequest, backend_key: str, name: str) -> dict:
     """What every page of one server group needs; raises BackendError when it can't."""
     backend = get_backend(backend_key)
-    group = backend.find_server_group(name)
-    blocker = backend.restore_blocker(group)
-    may_restore = (
-        request.user.is_superuser or request.user.groups.filter(name="Restore operators").exists()
-    )
+    try:
+        group = backend.find_server_group(name)
+    except NotFound:
+        # A cached list (Azure) may predate a group this portal just restored.
+        backend.refresh()
+        group = backend.find_server_group(name)
     return {
         "backend": backend,
         "group": group,
-        "restore_blocker": blocker,
-        "may_restore": may_restore,
+        "restore_blocker": backend.restore_blocker(group),
+        "may_restore": services.may_restore(request.user),
     }
 
 

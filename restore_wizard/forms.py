@@ -37,7 +37,10 @@ def parse_utc(text: str) -> datetime | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # an offset pushing year 1 or 9999 out of range
+        return None
 
 
 class RestoreForm(forms.Form):

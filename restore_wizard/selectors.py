@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from portal.backends import BackendError
 from portal.backends.base import Backend, FirewallRule, Parameter, ServerGroup
 
 from .models import RestoreOperation
+
+
+def operation_for_key(*, key: str, user) -> RestoreOperation | None:
+    """The operation this user already started with this idempotency key, if any."""
+    try:
+        key = uuid.UUID(str(key))
+    except ValueError:
+        return None
+    return RestoreOperation.objects.filter(idempotency_key=key, created_by=user).first()
 
 
 def operation_phases(operation: RestoreOperation) -> list[tuple[str, str]]:

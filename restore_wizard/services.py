@@ -13,7 +13,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -27,7 +27,6 @@ from .models import RestoreOperation
 
 logger = logging.getLogger(__name__)
 
-OPERATORS_GROUP = "Restore operators"
 HEARTBEAT_SECONDS = 5.0
 STALE_AFTER = timedelta(seconds=30)
 MAX_ATTEMPTS = 3
@@ -44,22 +43,28 @@ class RestoreRefused(Exception):
         self.field = field
 
 
-def may_restore(user) -> bool:
-    return bool(
-        user.is_authenticated
-        and (user.is_superuser or user.groups.filter(name=OPERATORS_GROUP).exists())
-    )
-
-
 def fmt(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def restore_window_in_seconds(window: RestoreWindow) -> RestoreWindow:
+    """The window as the wizard offers it: whole seconds, the earliest rounded up.
+
+    Screens and ``datetime-local`` inputs work in seconds. Rounding the earliest point
+    down would offer a second the backend refuses (Azure's earliest restore time has a
+    fraction), and the restore would fail in the worker instead of on the form.
+    """
+    earliest = window.earliest
+    if earliest.microsecond:
+        earliest = earliest.replace(microsecond=0) + timedelta(seconds=1)
+    return RestoreWindow(earliest=earliest, latest=window.latest.replace(microsecond=0))
 
 
 def restore_point_problem(point: datetime, window: RestoreWindow, now: datetime) -> str | None:
     """Why ``point`` cannot be restored to, or None. Seconds are the unit on screen."""
     if point > now:
         return f"The restore point {fmt(point)} is in the future; it is now {fmt(now)}."
-    if point < window.earliest.replace(microsecond=0):
+    if point < window.earliest:
         return (
             f"The restore point {fmt(point)} is before the earliest restore point, "
             f"{fmt(window.earliest)}."
@@ -359,5 +364,4 @@ def restore_operations_recover(*, now: datetime | None = None) -> list[int]:
         if requeued:
             run_restore.enqueue(operation.pk)
             handed_back.append(operation.pk)
-    close_old_connections()
     return handed_back

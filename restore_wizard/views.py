@@ -49,9 +49,10 @@ def open_wizard(request: HttpRequest, backend_key: str, name: str):
     if refused:
         return None, refused
     try:
-        context["window"] = context["backend"].restore_window(context["group"].id)
+        window = context["backend"].restore_window(context["group"].id)
     except BackendError as error:
         return None, problem_page(request, name, error.message, 502)
+    context["window"] = services.restore_window_in_seconds(window)
     context["now"] = timezone.now()
     return context, None
 
@@ -90,10 +91,18 @@ def restore(request: HttpRequest, backend: str, name: str) -> HttpResponse:
     if refused:
         return refused
     if request.method == "GET":
-        context["step"] = 1
+        # "Change" on step 2 comes back here with the choice made, to keep it selected.
+        context.update(step=1, choice=request.GET.get("choice", ""))
         template = TEMPLATE + ("#step1" if request.htmx else "")
         return render(request, template, context)
 
+    # A double click or a resubmitted form answers with the operation it already started,
+    # before validation: by now the name is taken by that very operation.
+    existing = selectors.operation_for_key(
+        key=request.POST.get("idempotency_key", ""), user=request.user
+    )
+    if existing is not None:
+        return operation_started(request, existing, created=False)
     form = RestoreForm(
         request.POST,
         backend=context["backend"],
@@ -102,7 +111,10 @@ def restore(request: HttpRequest, backend: str, name: str) -> HttpResponse:
         now=context["now"],
     )
     if not form.is_valid():
-        return details_response(request, context, form, form.data.get("choice", "earliest"))
+        choice = form.data.get("choice")
+        if choice not in RestoreOperation.Choice.values:
+            choice = RestoreOperation.Choice.EARLIEST
+        return details_response(request, context, form, choice)
     data = form.cleaned_data
     try:
         operation, created = services.restore_operation_start(
@@ -117,6 +129,12 @@ def restore(request: HttpRequest, backend: str, name: str) -> HttpResponse:
     except services.RestoreRefused as refused_error:
         form.add_error(refused_error.field, refused_error.message)
         return details_response(request, context, form, data["choice"])
+    return operation_started(request, operation, created=created)
+
+
+def operation_started(request: HttpRequest, operation: RestoreOperation, *, created: bool):
+    """Close the wizard: a new restore goes back to its source's Overview with the
+    initiated banner; a repeated OK goes to the restore it already started."""
     follow = reverse("operation_detail", args=[operation.pk])
     if created:
         messages.success(
@@ -129,7 +147,16 @@ def restore(request: HttpRequest, backend: str, name: str) -> HttpResponse:
                 follow,
             ),
         )
-    destination = reverse("servergroup_overview", args=[backend, name])
+        destination = reverse(
+            "servergroup_overview", args=[operation.backend, operation.source_name]
+        )
+    else:
+        messages.info(
+            request,
+            f"This restore was already initiated (operation #{operation.pk}); "
+            "nothing new was started.",
+        )
+        destination = follow
     if request.htmx:
         return HttpResponseClientRedirect(destination)
     return redirect(destination)
@@ -177,6 +204,8 @@ def check_name(request: HttpRequest, backend: str, name: str) -> HttpResponse:
         context = servergroup_context(request, backend, name)
     except BackendError as error:
         return render(request, TEMPLATE + "#name-check", {"name_error": error.message})
+    if not context["may_restore"]:
+        return HttpResponse("Only restore operators may check names.", status=403)
     target = request.GET.get("target_name", "").strip()[:100]
     problem = name_problem(target)
     if problem is None:

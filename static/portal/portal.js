@@ -102,25 +102,8 @@
     });
   }
 
-  // The wizard: the custom point field matters only for a custom restore point.
-  function restoreChoice(root) {
-    root.querySelectorAll("[data-restore-choice]").forEach(function (form) {
-      var field = form.querySelector("[data-custom-only]");
-      if (!field) return;
-      function sync() {
-        var chosen = form.querySelector("input[name=choice]:checked");
-        field.hidden = !(chosen && chosen.value === "custom");
-      }
-      form.querySelectorAll("input[name=choice]").forEach(function (radio) {
-        radio.addEventListener("change", sync);
-      });
-      sync();
-    });
-  }
-
   function enhance(root) {
     localTimes(root);
-    restoreChoice(root);
   }
 
   document.addEventListener("DOMContentLoaded", function () { enhance(document); });

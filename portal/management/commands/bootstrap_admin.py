@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
-OPERATORS_GROUP = "Restore operators"
+from portal.services import OPERATORS_GROUP
 
 
 class Command(BaseCommand):

@@ -4,6 +4,7 @@ import signal
 import threading
 
 from django.core.management.base import BaseCommand
+from django.db import close_old_connections
 
 from restore_wizard.services import restore_operations_recover
 
@@ -22,5 +23,8 @@ class Command(BaseCommand):
         while True:
             for operation_id in restore_operations_recover():
                 self.stdout.write(f"Handed restore operation {operation_id} back to a worker.")
+            # Connections are this long-running loop's business, not the service's: closing
+            # them inside the service would end a caller's transaction.
+            close_old_connections()
             if once or stop.wait(interval):
                 return

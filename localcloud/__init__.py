@@ -1,0 +1,33 @@
+"""localcloud: real PostgreSQL 15 server groups on this machine, with continuous
+archiving, base backups, retention and point-in-time restore. Imports no Django."""
+
+from .engine import Engine
+from .errors import (
+    Busy,
+    InvalidName,
+    LocalCloudError,
+    NameTaken,
+    NodeFailed,
+    NotFound,
+    NotReady,
+    OutsideWindow,
+    RestoreFailed,
+)
+from .model import Backup, FirewallRule, Group, NodeInfo
+
+__all__ = [
+    "Backup",
+    "Busy",
+    "Engine",
+    "FirewallRule",
+    "Group",
+    "InvalidName",
+    "LocalCloudError",
+    "NameTaken",
+    "NodeFailed",
+    "NodeInfo",
+    "NotFound",
+    "NotReady",
+    "OutsideWindow",
+    "RestoreFailed",
+]

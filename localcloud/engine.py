@@ -1,0 +1,690 @@
+"""The localcloud engine: server groups of PostgreSQL 15 instances on this machine."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import shutil
+import socket
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from . import access, archive, backup
+from .catalog import Catalog
+from .errors import Busy, InvalidName, LocalCloudError, NameTaken, NodeFailed, NotFound, NotReady
+from .model import Backup, FirewallRule, Group, NodeInfo, format_time, parse_time
+from .names import name_problem
+from .node import Node, Postgres
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+HOST = "127.0.0.1"
+
+# Progress callback: (phase, node name or None, percent 0..100).
+ProgressFn = Callable[[str, str | None, int], None]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def process_start(pid: int) -> str | None:
+    """The kernel's start time of ``pid``: with the pid it names one process for good."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def owner_record() -> dict:
+    return {"pid": os.getpid(), "start": process_start(os.getpid()), "host": socket.gethostname()}
+
+
+def owner_alive(owner: dict | None) -> bool:
+    if not owner or owner.get("host") != socket.gethostname():
+        return False
+    return process_start(owner["pid"]) == owner.get("start")
+
+
+def in_parallel[T](items: list, work: Callable[..., T]) -> list[T]:
+    """Run ``work`` on every item in threads; every call finishes before the first error
+    is raised, so a caller cleaning up never races a thread still creating things."""
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=len(items)) as pool:
+        futures = [pool.submit(work, item) for item in items]
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    if errors:
+        raise errors[0]
+    return [f.result() for f in futures]
+
+
+class Engine:
+    """Server groups under ``root``: catalog, data directories, archives and backups.
+
+    Several processes (the web process, the task worker, the agent) may use the same
+    root at once; the catalog serialises their changes.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        subscription: str = "local",
+        resource_group: str = "localcloud",
+        location: str = "local",
+        base_port: int = 15432,
+        retention: timedelta = timedelta(days=7),
+        backup_interval: timedelta = timedelta(hours=24),
+        pg_bin: str | Path = PG_BIN,
+        os_user: str = "postgres",
+    ):
+        self.root = Path(root).absolute()
+        self.subscription = subscription
+        self.resource_group = resource_group
+        self.location = location
+        self.base_port = base_port
+        self.retention = retention
+        self.backup_interval = backup_interval
+        self.pg = Postgres(pg_bin, os_user)
+        self.catalog = Catalog(self.root)
+        self.bin_dir = self.root / "bin"
+        self._prepared = False
+
+    # Paths ---------------------------------------------------------------------------
+
+    @property
+    def socket_dir(self) -> Path:
+        """One short socket directory for every node of this root (paths < 108 bytes)."""
+        local = self.root / "run"
+        if len(str(local)) <= 80:
+            return local
+        digest = hashlib.sha1(str(self.root).encode()).hexdigest()[:12]
+        return Path("/tmp") / f"localcloud-{digest}"
+
+    def group_dir(self, name: str) -> Path:
+        return self.root / "groups" / name
+
+    def node(self, group: str, record: dict) -> Node:
+        return Node(
+            pg=self.pg,
+            label=f"{group}/{record['name']}",
+            dir=self.group_dir(group) / record["name"],
+            port=record["port"],
+            socket_dir=self.socket_dir,
+        )
+
+    def nodes(self, group: dict) -> list[Node]:
+        return [self.node(group["name"], record) for record in group["nodes"]]
+
+    def prepare(self) -> None:
+        """Create the root so that the PostgreSQL user can traverse it."""
+        if self._prepared:
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.chmod(0o755)
+        (self.root / "groups").mkdir(exist_ok=True)
+        (self.root / "groups").chmod(0o755)
+        self.pg.make_dir(self.socket_dir, 0o700)
+        archive.install_scripts(self.pg, self.bin_dir)
+        self._prepared = True
+
+    # Reads ---------------------------------------------------------------------------
+
+    def _view(self, group: dict) -> Group:
+        nodes = []
+        live = []
+        for record in group["nodes"]:
+            node = self.node(group["name"], record)
+            running = node.is_running()
+            live.append(running)
+            nodes.append(
+                NodeInfo(
+                    name=record["name"],
+                    role=record["role"],
+                    host=HOST,
+                    port=record["port"],
+                    database=group["database"],
+                    user=group["admin_user"],
+                    running=running,
+                    data_dir=str(node.data),
+                    socket_dir=str(self.socket_dir),
+                    backups=tuple(Backup.from_record(b) for b in record.get("backups", [])),
+                )
+            )
+        status = group["status"]
+        if status == "Ready" and not all(live):
+            status = "Unavailable"
+        return Group(
+            name=group["name"],
+            status=status,
+            subscription=group["subscription"],
+            resource_group=group["resource_group"],
+            location=group["location"],
+            database=group["database"],
+            admin_user=group["admin_user"],
+            admin_password=group["admin_password"],
+            created_at=parse_time(group["created_at"]),
+            desired=group["desired"],
+            nodes=tuple(nodes),
+            tags=dict(group.get("tags", {})),
+            restored_from=group.get("restored_from", ""),
+            restore_point=parse_time(group.get("restore_point")),
+            firewall_rules=tuple(FirewallRule(**rule) for rule in group.get("firewall_rules", [])),
+            parameters=dict(group.get("parameters", {})),
+        )
+
+    def _record(self, data: dict, name: str) -> dict:
+        group = data["groups"].get(name)
+        if group is None:
+            raise NotFound(f"Server group '{name}' does not exist.")
+        return group
+
+    def list_groups(self) -> list[Group]:
+        data = self.catalog.read()
+        return [self._view(group) for _, group in sorted(data["groups"].items())]
+
+    def get_group(self, name: str) -> Group:
+        return self._view(self._record(self.catalog.read(), name))
+
+    def name_available(self, name: str) -> str | None:
+        problem = name_problem(name)
+        if problem:
+            return problem
+        if name in self.catalog.read()["groups"]:
+            return f"A server group named '{name}' already exists."
+        return None
+
+    def _check_new_name(self, data: dict, name: str) -> None:
+        problem = name_problem(name)
+        if problem:
+            raise InvalidName(problem)
+        if name in data["groups"]:
+            raise NameTaken(f"A server group named '{name}' already exists.")
+
+    def _allocate_ports(self, data: dict, count: int) -> list[int]:
+        taken = {node["port"] for group in data["groups"].values() for node in group["nodes"]}
+        ports: list[int] = []
+        port = self.base_port
+        while len(ports) < count:
+            if port > 65535:
+                raise LocalCloudError(f"No free TCP port above {self.base_port} on {HOST}.")
+            if port not in taken and port_free(port):
+                ports.append(port)
+            port += 1
+        return ports
+
+    def _new_record(self, data: dict, name: str, workers: int, **fields) -> dict:
+        ports = self._allocate_ports(data, workers + 1)
+        names = ["coordinator"] + [f"worker-{i}" for i in range(1, workers + 1)]
+        record = {
+            "name": name,
+            "subscription": fields.get("subscription") or self.subscription,
+            "resource_group": fields.get("resource_group") or self.resource_group,
+            "location": fields.get("location") or self.location,
+            "database": fields.get("database") or "citus",
+            "admin_user": fields.get("admin_user") or "citus",
+            "admin_password": secrets.token_urlsafe(18),
+            "tags": dict(fields.get("tags") or {}),
+            "created_at": format_time(utcnow()),
+            "desired": "running",
+            "status": fields.get("status", "Provisioning"),
+            "owner": owner_record(),
+            "firewall_rules": [],
+            "parameters": {},
+            "nodes": [
+                {
+                    "name": node_name,
+                    "role": "coordinator" if index == 0 else "worker",
+                    "port": port,
+                    "compression": archive.compression(),
+                    "backups": [],
+                    "last_commit": None,
+                }
+                for index, (node_name, port) in enumerate(zip(names, ports, strict=True))
+            ],
+        }
+        data["groups"][name] = record
+        return record
+
+    # Node setup shared by create and restore -----------------------------------------
+
+    def configure(self, group: dict, record: dict, node: Node) -> None:
+        node.write_config(
+            archive.archive_command(self.bin_dir, node.archive, record["compression"])
+        )
+        node.write_hba(access.hba_cidrs(group.get("firewall_rules", [])))
+
+    # Lifecycle -----------------------------------------------------------------------
+
+    def create_group(
+        self,
+        name: str,
+        workers: int = 2,
+        *,
+        tags: dict[str, str] | None = None,
+        database: str = "citus",
+        admin_user: str = "citus",
+        subscription: str = "",
+        resource_group: str = "",
+        location: str = "",
+        setup: Callable[[str, psycopg.Connection], None] | None = None,
+    ) -> Group:
+        """Create, start and back up a new group; on failure nothing of it remains.
+
+        ``setup(node_name, connection)`` runs on every node, connected to the group's
+        database, before the first backup, so that the earliest restore point has it.
+        """
+        if not isinstance(workers, int) or workers < 0 or workers > 32:
+            raise LocalCloudError("A server group has 0 to 32 worker nodes.")
+        for label, value in (("database", database), ("admin user", admin_user)):
+            if not value.isidentifier() or value.lower() != value:
+                raise LocalCloudError(f"The {label} name '{value}' must be a lowercase identifier.")
+        self.prepare()
+        with self.catalog.change() as data:
+            self._check_new_name(data, name)
+            group = self._new_record(
+                data,
+                name,
+                workers,
+                tags=tags,
+                database=database,
+                admin_user=admin_user,
+                subscription=subscription,
+                resource_group=resource_group,
+                location=location,
+            )
+        try:
+            self.pg.make_dir(self.group_dir(name), 0o755)
+
+            def build(record: dict) -> dict:
+                node = self.node(name, record)
+                node.initdb()
+                self.configure(group, record, node)
+                node.start()
+                node.wait_ready()
+                with node.connect() as conn:
+                    conn.execute(
+                        sql.SQL("CREATE ROLE {} LOGIN CREATEDB CREATEROLE PASSWORD {}").format(
+                            sql.Identifier(group["admin_user"]),
+                            sql.Literal(group["admin_password"]),
+                        )
+                    )
+                    conn.execute(
+                        sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                            sql.Identifier(group["database"]), sql.Identifier(group["admin_user"])
+                        )
+                    )
+                if setup is not None:
+                    with node.connect(group["database"]) as conn:
+                        setup(record["name"], conn)
+                return backup.take(self.pg, node)
+
+            records = in_parallel(group["nodes"], build)
+        except BaseException:
+            self._remove(name)
+            raise
+        with self.catalog.change() as data:
+            stored = self._record(data, name)
+            for node_record, backup_record in zip(stored["nodes"], records, strict=True):
+                node_record["backups"] = [backup_record]
+            stored["status"] = "Ready"
+            stored.pop("owner", None)
+        return self.get_group(name)
+
+    def _remove(self, name: str) -> None:
+        """Stop every node of ``name``, delete its files and its catalog entry."""
+        data = self.catalog.read()
+        group = data["groups"].get(name)
+        if group is not None:
+            in_parallel(self.nodes(group), lambda node: node.kill())
+        shutil.rmtree(self.group_dir(name), ignore_errors=True)
+        with self.catalog.change() as data:
+            data["groups"].pop(name, None)
+
+    def delete_group(self, name: str) -> None:
+        with self.catalog.change() as data:
+            group = self._record(data, name)
+            if group["status"] in ("Restoring", "Provisioning") and owner_alive(group.get("owner")):
+                raise Busy(
+                    f"Server group '{name}' is still being {group['status'].lower()[:-3]}ed "
+                    f"by process {group['owner']['pid']}; try again when it has finished."
+                )
+            group["status"] = "Deleting"
+        self._remove(name)
+
+    def start_group(self, name: str) -> Group:
+        with self.catalog.change() as data:
+            group = self._record(data, name)
+            if group["status"] not in ("Ready", "Stopped"):
+                raise NotReady(f"Server group '{name}' is {group['status'].lower()}.")
+            group["desired"] = "running"
+        self._bring_up(group)
+        with self.catalog.change() as data:
+            group = self._record(data, name)
+            group["status"] = "Ready"
+            for record in group["nodes"]:
+                record["last_commit"] = None
+        return self.get_group(name)
+
+    def _bring_up(self, group: dict) -> None:
+        def up(node: Node) -> None:
+            if not node.is_running():
+                node.start()
+                node.wait_ready()
+
+        in_parallel(self.nodes(group), up)
+
+    def ensure_running(self, name: str) -> bool:
+        """Start the nodes of a group meant to run that are down; True when it did."""
+        group = self._record(self.catalog.read(), name)
+        if group["status"] != "Ready" or group["desired"] != "running":
+            return False
+        if all(node.is_running() for node in self.nodes(group)):
+            return False
+        self._bring_up(group)
+        return True
+
+    def stop_group(self, name: str) -> Group:
+        """Seal and stop every node; the archive then holds every commit, whose last
+        time (per node) bounds the restore window of a stopped group."""
+        group = self._record(self.catalog.read(), name)
+        if group["status"] not in ("Ready", "Stopped"):
+            raise NotReady(f"Server group '{name}' is {group['status'].lower()}.")
+        with self.catalog.change() as data:
+            self._record(data, name)["desired"] = "stopped"
+
+        def down(node: Node) -> str | None:
+            if not node.is_running():
+                return None
+            archive.seal(node)
+            with node.connect() as conn:
+                last = conn.execute("SELECT timestamp FROM pg_last_committed_xact()").fetchone()[0]
+            node.stop()
+            return format_time(last) if last else None
+
+        lasts = in_parallel(self.nodes(group), down)
+        with self.catalog.change() as data:
+            stored = self._record(data, name)
+            stored["status"] = "Stopped"
+            for record, last in zip(stored["nodes"], lasts, strict=True):
+                if last is not None:
+                    record["last_commit"] = last
+        return self.get_group(name)
+
+    def stop_all(self) -> None:
+        """Stop every node (without sealing), e.g. when tearing down a test root."""
+        for group in self.catalog.read()["groups"].values():
+            in_parallel(self.nodes(group), lambda node: node.stop())
+
+    # Backups -------------------------------------------------------------------------
+
+    def backup_group(self, name: str) -> Group:
+        group = self._record(self.catalog.read(), name)
+        if self.get_group(name).status != "Ready":
+            raise NotReady(f"Server group '{name}' is not running; start it to back it up.")
+        records = in_parallel(self.nodes(group), lambda node: backup.take(self.pg, node))
+        with self.catalog.change() as data:
+            stored = data["groups"].get(name)
+            if stored is not None:
+                for node_record, backup_record in zip(stored["nodes"], records, strict=True):
+                    node_record["backups"].append(backup_record)
+        return self.get_group(name)
+
+    def expire(self, name: str, now: datetime | None = None) -> int:
+        """Apply retention to one group; returns how many backups were deleted."""
+        now = now or utcnow()
+        plans = []
+        with self.catalog.change() as data:
+            group = self._record(data, name)
+            for record in group["nodes"]:
+                dropped = backup.expired(record["backups"], self.retention, now)
+                ids = {b["id"] for b in dropped}
+                record["backups"] = [b for b in record["backups"] if b["id"] not in ids]
+                plans.append((record, list(record["backups"]), dropped))
+        for record, kept, dropped in plans:
+            backup.expire(self.pg, self.node(name, record), kept, dropped, record["compression"])
+        return sum(len(dropped) for _, _, dropped in plans)
+
+    def backup_due(self, name: str, now: datetime | None = None) -> bool:
+        group = self.get_group(name)
+        if group.status != "Ready":
+            return False
+        ends = [b.end_time for node in group.nodes for b in node.backups]
+        return not ends or (now or utcnow()) - max(ends) >= self.backup_interval
+
+    # Restore -------------------------------------------------------------------------
+
+    def restore_window(self, name: str) -> tuple[datetime, datetime]:
+        """(earliest, latest) restore point of ``name``, UTC, both inclusive."""
+        return self._window(self._record(self.catalog.read(), name))
+
+    def _window(self, group: dict) -> tuple[datetime, datetime]:
+        name = group["name"]
+        if group["status"] not in ("Ready", "Stopped"):
+            raise NotReady(f"Server group '{name}' is {group['status'].lower()}, not ready.")
+        if not all(record["backups"] for record in group["nodes"]):
+            raise NotReady(f"Server group '{name}' has no completed backup yet.")
+        earliest = max(
+            min(parse_time(b["end_time"]) for b in record["backups"]) for record in group["nodes"]
+        )
+        if group["status"] == "Ready":
+            return earliest, utcnow()
+        lasts = [parse_time(record["last_commit"]) for record in group["nodes"]]
+        known = [moment for moment in lasts if moment is not None]
+        return earliest, max(known + [earliest])
+
+    def restore(
+        self,
+        source: str,
+        target: str,
+        point_in_time: datetime | None = None,
+        progress: ProgressFn | None = None,
+    ) -> Group:
+        """Restore ``source`` as it was at ``point_in_time`` (None: the earliest point)
+        into a new group ``target``; returns the new group, Ready."""
+        self.begin_restore(source, target, point_in_time)
+        return self.run_restore(target, progress)
+
+    def begin_restore(
+        self, source: str, target: str, point_in_time: datetime | None = None
+    ) -> Group:
+        """Validate, then reserve ``target`` in the catalog (status Restoring).
+
+        Of two concurrent calls for one target name exactly one succeeds. Nothing is
+        created on disk yet; ``run_restore`` does the work.
+        """
+        from .restore import validate_point
+
+        problem = name_problem(target)
+        if problem:
+            raise InvalidName(problem)
+        source_record = self._record(self.catalog.read(), source)
+        point = validate_point(self, source_record, point_in_time)
+        self.prepare()
+        with self.catalog.change() as data:
+            self._check_new_name(data, target)
+            source_record = self._record(data, source)
+            group = self._new_record(
+                data,
+                target,
+                len(source_record["nodes"]) - 1,
+                status="Restoring",
+                subscription=source_record["subscription"],
+                resource_group=source_record["resource_group"],
+                location=source_record["location"],
+                database=source_record["database"],
+                admin_user=source_record["admin_user"],
+                tags=source_record.get("tags"),
+            )
+            # The data (and so the admin role's password) comes from the source.
+            group["admin_password"] = source_record["admin_password"]
+            group["owner"] = None
+            group["restored_from"] = source
+            group["restore_point"] = format_time(point)
+            group["restore"] = {"began_at": format_time(utcnow())}
+        return self._view(group)
+
+    def run_restore(self, target: str, progress: ProgressFn | None = None) -> Group:
+        """Do (or finish) the restore reserved by ``begin_restore``.
+
+        Safe to call again after the calling process died: a restore whose owner is gone
+        starts over from a clean slate. While another live process owns it, this waits.
+        """
+        from .restore import execute
+
+        while True:
+            with self.catalog.change() as data:
+                group = self._record(data, target)
+                if group["status"] != "Restoring":
+                    if group["status"] == "Ready":
+                        return self._view(group)
+                    raise NotReady(f"Server group '{target}' is {group['status'].lower()}.")
+                if not owner_alive(group.get("owner")):
+                    group["owner"] = owner_record()
+                    break
+            time.sleep(0.2)
+        return execute(self, target, progress or (lambda phase, node, percent: None))
+
+    def abandon_restore(self, target: str) -> str:
+        """Remove what an unfinished restore of ``target`` left; a Ready group stays."""
+        group = self.catalog.read()["groups"].get(target)
+        if group is None or group["status"] not in ("Restoring", "Provisioning", "Deleting"):
+            return ""
+        self._remove(target)
+        return f"Removed the unfinished server group '{target}' and stopped its nodes."
+
+    def clean_stale(self, grace: timedelta = timedelta(minutes=2)) -> list[str]:
+        """Remove groups left Restoring/Provisioning/Deleting by a process that died."""
+        cleaned = []
+        now = utcnow()
+        for name, group in self.catalog.read()["groups"].items():
+            if group["status"] not in ("Restoring", "Provisioning", "Deleting"):
+                continue
+            if owner_alive(group.get("owner")):
+                continue
+            began = parse_time(group.get("restore", {}).get("began_at")) or parse_time(
+                group["created_at"]
+            )
+            if now - began < grace:
+                continue
+            self._remove(name)
+            cleaned.append(name)
+        return cleaned
+
+    # Firewall rules and parameters ---------------------------------------------------
+
+    def _apply_hba(self, name: str) -> None:
+        group = self._record(self.catalog.read(), name)
+        cidrs = access.hba_cidrs(group["firewall_rules"])
+        for node in self.nodes(group):
+            node.write_hba(cidrs)
+            if node.is_running():
+                with node.connect() as conn:
+                    conn.execute("SELECT pg_reload_conf()")
+
+    def set_firewall_rule(self, name: str, rule: str, start_ip: str, end_ip: str) -> None:
+        access.check_rule(rule, start_ip, end_ip)
+        with self.catalog.change() as data:
+            group = self._record(data, name)
+            rules = [r for r in group["firewall_rules"] if r["name"] != rule]
+            rules.append({"name": rule, "start_ip": start_ip, "end_ip": end_ip})
+            group["firewall_rules"] = rules
+        self._apply_hba(name)
+
+    def delete_firewall_rule(self, name: str, rule: str) -> None:
+        with self.catalog.change() as data:
+            group = self._record(data, name)
+            group["firewall_rules"] = [r for r in group["firewall_rules"] if r["name"] != rule]
+        self._apply_hba(name)
+
+    def set_parameter(self, name: str, parameter: str, value: str) -> bool:
+        """ALTER SYSTEM on every node; returns True when a restart is needed to apply."""
+        spec = access.check_parameter(parameter)
+        group = self._record(self.catalog.read(), name)
+        pending = False
+        for node in self.nodes(group):
+            if not node.is_running():
+                raise NotReady(f"Server group '{name}' must run to change parameters.")
+            with node.connect() as conn:
+                try:
+                    conn.execute(
+                        sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                            sql.Identifier(parameter), sql.Literal(value)
+                        )
+                    )
+                except psycopg.Error as error:
+                    raise LocalCloudError(f"{node.label}: {error.diag.message_primary}") from error
+                conn.execute("SELECT pg_reload_conf()")
+        with self.catalog.change() as data:
+            group = self._record(data, name)
+            if value == spec.default:
+                group["parameters"].pop(parameter, None)
+            else:
+                group["parameters"][parameter] = value
+        if spec.needs_restart:
+            pending = True
+        return pending
+
+    def copy_firewall_rules(self, source: str, target: str) -> int:
+        rules = self._record(self.catalog.read(), source)["firewall_rules"]
+        with self.catalog.change() as data:
+            self._record(data, target)["firewall_rules"] = [dict(rule) for rule in rules]
+        self._apply_hba(target)
+        return len(rules)
+
+    def copy_parameters(self, source: str, target: str) -> tuple[int, bool]:
+        """Copy the curated parameters; returns (count, whether a restart is needed)."""
+        parameters = self._record(self.catalog.read(), source)["parameters"]
+        restart = False
+        for parameter, value in parameters.items():
+            restart = self.set_parameter(target, parameter, value) or restart
+        return len(parameters), restart
+
+    def copy_settings(self, source: str, target: str) -> dict:
+        """The post-restore task: copy firewall rules and parameters from source to target."""
+        rules = self.copy_firewall_rules(source, target)
+        count, restart = self.copy_parameters(source, target)
+        return {"firewall_rules": rules, "parameters": count, "needs_restart": restart}
+
+    # Access ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def connect(
+        self, name: str, node: str = "coordinator", dbname: str | None = None
+    ) -> Iterator[psycopg.Connection]:
+        """A superuser connection through the engine's private socket."""
+        group = self._record(self.catalog.read(), name)
+        records = [record for record in group["nodes"] if record["name"] == node]
+        if not records:
+            raise NotFound(f"Server group '{name}' has no node '{node}'.")
+        handle = self.node(name, records[0])
+        try:
+            conn = handle.connect(dbname or group["database"])
+        except psycopg.OperationalError as error:
+            raise NodeFailed(f"{handle.label}: cannot connect: {error}") from error
+        with conn:
+            yield conn
+
+    def check(self) -> list[str]:
+        problems = archive.check_tools()
+        if not (Path(self.pg.bin_dir) / "postgres").exists():
+            problems.append(f"PostgreSQL 15 binaries not found in {self.pg.bin_dir}.")
+        return problems

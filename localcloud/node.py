@@ -1,0 +1,406 @@
+"""One PostgreSQL instance: initdb, the engine-owned configuration, start and stop.
+
+PostgreSQL refuses to run as root. When the engine runs as root, every PostgreSQL
+program runs as the ``postgres`` system user (through ``subprocess.run(user=...)``,
+which is safe with threads, unlike ``preexec_fn``) and everything the engine creates
+is chowned to it; as a normal user the programs run directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import re
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from .errors import NodeFailed
+
+CONF_FILE = "localcloud.conf"
+RECOVERY_CONF_FILE = "localcloud-recovery.conf"
+SUPERUSER = "postgres"
+
+# Sized for many small groups on one machine: the issue asks for <= 40 MB per node.
+BASE_SETTINGS = {
+    "listen_addresses": "'127.0.0.1'",
+    "max_connections": "20",
+    "superuser_reserved_connections": "3",
+    "shared_buffers": "16MB",
+    "maintenance_work_mem": "16MB",
+    "max_worker_processes": "4",
+    "max_parallel_workers": "2",
+    # No logical replication here: this also spares the launcher process and its memory.
+    "max_logical_replication_workers": "0",
+    "wal_level": "replica",
+    "archive_mode": "on",
+    # Every switch archives a whole segment; segments are 1 MB and compressed, so a
+    # switch a minute costs little, and a stopped group loses at most a minute.
+    "archive_timeout": "60",
+    "track_commit_timestamp": "on",
+    "max_wal_size": "64MB",
+    "min_wal_size": "16MB",
+    "max_wal_senders": "4",
+    "max_replication_slots": "4",
+    "log_checkpoints": "off",
+    "log_line_prefix": "'%m [%p] '",
+    "timezone": "'UTC'",
+    "log_timezone": "'UTC'",
+    "jit": "off",
+    "huge_pages": "off",
+}
+
+
+def conf_quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \w+ \[\d+\] ")
+HARMLESS = (
+    # Connection attempts while the server starts, and our own stop requests.
+    "not yet accepting connections",
+    "is starting up",
+    "terminating connection due to administrator command",
+)
+
+
+def first_fatal(text: str) -> str:
+    """The lines of a server log that explain why it stopped: the last PANIC or FATAL,
+    preceded by the LOG line that gives its cause (e.g. which address was in use)."""
+    lines = [LOG_PREFIX.sub("", line.strip()) for line in text.splitlines() if line.strip()]
+    for marker in ("PANIC:", "FATAL:"):
+        hits = [
+            index
+            for index, line in enumerate(lines)
+            if line.startswith(marker) and not any(harmless in line for harmless in HARMLESS)
+        ]
+        if hits:
+            index = hits[-1]
+            for before in reversed(lines[max(0, index - 3) : index]):
+                if before.startswith(("LOG:", "ERROR:")) and "could not" in before:
+                    return f"{lines[index]} ({before})"
+            return lines[index]
+    return lines[-1] if lines else "(the server log is empty)"
+
+
+class Postgres:
+    """How PostgreSQL programs are run on this machine: which binaries, as whom."""
+
+    def __init__(self, bin_dir: str | Path, os_user: str = "postgres"):
+        self.bin_dir = Path(bin_dir)
+        if os.geteuid() == 0:
+            entry = pwd.getpwnam(os_user)
+            self.uid: int | None = entry.pw_uid
+            self.gid: int | None = entry.pw_gid
+        else:
+            self.uid = self.gid = None
+        self.env = {
+            "PATH": f"{self.bin_dir}:/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "TZ": "UTC",
+        }
+
+    def program(self, name: str) -> str:
+        """A PostgreSQL program by name, or any other tool (tar) by name or path."""
+        path = self.bin_dir / name
+        return str(path) if path.exists() else name
+
+    def run(
+        self, label: str, program: str, *args: str, timeout: float | None = None
+    ) -> subprocess.CompletedProcess:
+        """Run a PostgreSQL program; a failure names ``label`` and quotes its error."""
+        drop = (
+            {"user": self.uid, "group": self.gid, "extra_groups": []}
+            if self.uid is not None
+            else {}
+        )
+        try:
+            done = subprocess.run(
+                [self.program(program), *args],
+                capture_output=True,
+                text=True,
+                cwd="/",
+                env=self.env,
+                timeout=timeout,
+                check=False,
+                **drop,
+            )
+        except subprocess.TimeoutExpired as error:
+            message = f"{label}: {program} did not finish within {timeout:.0f} s."
+            raise NodeFailed(message) from error
+        if done.returncode != 0:
+            detail = first_fatal(done.stderr + done.stdout)
+            raise NodeFailed(f"{label}: {program} failed: {detail}")
+        return done
+
+    def own(self, path: Path) -> None:
+        if self.uid is not None:
+            os.chown(path, self.uid, self.gid)
+
+    def make_dir(self, path: Path, mode: int = 0o700) -> Path:
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(mode)
+        self.own(path)
+        return path
+
+    def write_file(self, path: Path, text: str, mode: int = 0o600) -> None:
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text)
+        tmp.chmod(mode)
+        self.own(tmp)
+        os.replace(tmp, path)
+
+
+def pid_alive(pid: int, data_dir: Path | None = None) -> bool:
+    """True when ``pid`` runs and is not a zombie (and, given ``data_dir``, serves it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    if stat.rsplit(")", 1)[1].split()[0] == "Z":
+        return False
+    if data_dir is None:
+        return True
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    # A stale postmaster.pid after a reboot may name a pid some other program now has.
+    return str(data_dir).encode() in cmdline
+
+
+@dataclass
+class Node:
+    """Paths and process control of one instance; its facts live in the catalog."""
+
+    pg: Postgres
+    label: str  # "group/node", used in every message
+    dir: Path
+    port: int
+    socket_dir: Path
+    log_offset: int = 0
+
+    @property
+    def data(self) -> Path:
+        return self.dir / "data"
+
+    @property
+    def archive(self) -> Path:
+        return self.dir / "archive"
+
+    @property
+    def backups(self) -> Path:
+        return self.dir / "backups"
+
+    @property
+    def log(self) -> Path:
+        return self.dir / "server.log"
+
+    def postmaster_pid(self) -> int | None:
+        try:
+            first = (self.data / "postmaster.pid").read_text().split("\n", 1)[0]
+            return int(first)
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def is_running(self) -> bool:
+        pid = self.postmaster_pid()
+        return pid is not None and pid_alive(pid, self.data)
+
+    def log_since(self, offset: int) -> str:
+        try:
+            with open(self.log, "rb") as handle:
+                handle.seek(offset)
+                return handle.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, size: int = 20000) -> str:
+        try:
+            with open(self.log, "rb") as handle:
+                handle.seek(0, os.SEEK_END)
+                handle.seek(max(0, handle.tell() - size))
+                return handle.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def initdb(self) -> None:
+        self.pg.make_dir(self.dir)
+        self.pg.make_dir(self.archive)
+        self.pg.make_dir(self.backups)
+        self.pg.run(
+            self.label,
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--wal-segsize=1",
+        )
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write(
+                "\n# Engine-owned settings; ALTER SYSTEM still wins (postgresql.auto.conf).\n"
+                f"include = '{CONF_FILE}'\n"
+                f"include_if_exists = '{RECOVERY_CONF_FILE}'\n"
+            )
+
+    def write_config(self, archive_command: str) -> None:
+        settings = dict(BASE_SETTINGS)
+        settings["port"] = str(self.port)
+        settings["unix_socket_directories"] = conf_quote(str(self.socket_dir))
+        settings["archive_command"] = conf_quote(archive_command)
+        text = "# Written by localcloud; changes here are overwritten.\n" + "".join(
+            f"{key} = {value}\n" for key, value in settings.items()
+        )
+        self.pg.write_file(self.data / CONF_FILE, text)
+
+    def write_recovery(self, settings: dict[str, str]) -> None:
+        text = "".join(f"{key} = {value}\n" for key, value in settings.items())
+        self.pg.write_file(self.data / RECOVERY_CONF_FILE, text)
+        self.pg.write_file(self.data / "recovery.signal", "")
+
+    def drop_recovery(self) -> None:
+        (self.data / RECOVERY_CONF_FILE).unlink(missing_ok=True)
+
+    def write_hba(self, cidrs: list[str]) -> None:
+        lines = [
+            "# Written by localcloud from the group's firewall rules.",
+            # The socket directory is 0700, so only the engine's own user reaches it.
+            "local all all trust",
+            "local replication all trust",
+            # Loopback admin access for the portal is always present.
+            "host all all 127.0.0.1/32 scram-sha-256",
+        ]
+        lines += [f"host all all {cidr} scram-sha-256" for cidr in cidrs]
+        self.pg.write_file(self.data / "pg_hba.conf", "\n".join(lines) + "\n")
+
+    def start(self) -> None:
+        """Start the postmaster without waiting; ``wait_ready`` watches it."""
+        if self.is_running():
+            return
+        self.log_offset = self.log.stat().st_size if self.log.exists() else 0
+        if self.postmaster_pid() is not None:
+            # A crashed postmaster left its lock files (and maybe children still attached
+            # to its shared memory): end those, then drop the files. PostgreSQL would
+            # clean them itself, except that a killed postmaster stays a zombie until init
+            # reaps it, and a zombie's pid looks alive to kill(pid, 0).
+            self.kill()
+            (self.data / "postmaster.pid").unlink(missing_ok=True)
+            (self.socket_dir / f".s.PGSQL.{self.port}.lock").unlink(missing_ok=True)
+            (self.socket_dir / f".s.PGSQL.{self.port}").unlink(missing_ok=True)
+        self.pg.run(
+            self.label,
+            "pg_ctl",
+            "start",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-W",
+            "-s",
+        )
+
+    def connect(self, dbname: str = "postgres", timeout: int = 5) -> psycopg.Connection:
+        return psycopg.connect(
+            host=str(self.socket_dir),
+            port=self.port,
+            user=SUPERUSER,
+            dbname=dbname,
+            autocommit=True,
+            connect_timeout=timeout,
+        )
+
+    def died(self, what: str) -> NodeFailed:
+        text = self.log_since(self.log_offset) or self.log_tail()
+        return NodeFailed(f"{self.label}: {what}: {first_fatal(text)}")
+
+    def wait_ready(self, *, timeout: float = 60.0, leave_recovery: bool = True) -> None:
+        """Wait until the server accepts connections (and, by default, is out of recovery).
+
+        Watches the postmaster: a port already bound or a failed recovery makes it
+        exit, and the error then quotes the server log.
+        """
+        deadline = time.monotonic() + timeout
+        seen_pid: int | None = None
+        started = time.monotonic()
+        while True:
+            pid = self.postmaster_pid()
+            if pid is not None:
+                seen_pid = pid
+            alive = seen_pid is not None and pid_alive(seen_pid)
+            if seen_pid is not None and not alive:
+                raise self.died("the server stopped")
+            if seen_pid is None:
+                # It may exit (a port already bound) before we ever see its pid file.
+                fresh = self.log_since(self.log_offset)
+                if "FATAL:" in fresh or "PANIC:" in fresh:
+                    raise self.died("the server did not start")
+                if time.monotonic() - started > 10:
+                    raise self.died("the server did not start")
+            if alive:
+                try:
+                    with self.connect(timeout=2) as conn:
+                        in_recovery = conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+                    if not (in_recovery and leave_recovery):
+                        return
+                except psycopg.OperationalError:
+                    pass
+            if time.monotonic() > deadline:
+                raise self.died(f"not ready after {timeout:.0f} s")
+            time.sleep(0.03)
+
+    def stop(self, mode: str = "fast") -> None:
+        if not self.is_running():
+            return
+        try:
+            self.pg.run(
+                self.label, "pg_ctl", "stop", "-D", str(self.data), "-m", mode, "-w", "-t", "60"
+            )
+        except NodeFailed:
+            if self.is_running():
+                if mode == "immediate":
+                    raise
+                self.stop("immediate")
+
+    def processes(self) -> list[int]:
+        """Every process serving this data directory (each runs with it as its cwd),
+        including children a killed postmaster left behind."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if os.readlink(entry / "cwd") == str(self.data):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+        return [pid for pid in found if pid_alive(pid)]
+
+    def kill(self) -> None:
+        """Stop at once, for cleanup after a failure; never raises for a dead server."""
+        if self.is_running():
+            try:
+                self.stop("immediate")
+            except NodeFailed:
+                pass
+        deadline = time.monotonic() + 10
+        while (left := self.processes()) and time.monotonic() < deadline:
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.02)
+
+    def remove(self) -> None:
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)

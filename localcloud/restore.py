@@ -1,0 +1,170 @@
+"""Point-in-time restore of a whole group into a new group.
+
+The source is only read: its backups and archive are copied from, and its running
+nodes are sealed (one commit and a WAL switch, which any restore needs).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from . import archive, backup
+from .errors import LocalCloudError, NodeFailed, OutsideWindow, RestoreFailed
+from .model import format_time, parse_time
+from .node import Node, conf_quote
+
+if TYPE_CHECKING:
+    from .engine import Engine, ProgressFn
+
+# Long enough for a large replay; the postmaster is watched all along, so a dead
+# server is reported at once rather than at the deadline.
+RECOVERY_TIMEOUT = 3600.0
+
+
+def validate_point(engine: Engine, source: dict, point: datetime | None) -> datetime:
+    """The point to restore to, UTC; raises ``OutsideWindow`` unless inside the window."""
+    earliest, latest = engine._window(source)
+    if point is None:
+        return earliest
+    if point.tzinfo is None or point.utcoffset() is None:
+        raise OutsideWindow(
+            f"The restore point {point.isoformat()} has no UTC offset; "
+            "write it with Z or +00:00 so it cannot be read as local time."
+        )
+    point = point.astimezone(UTC)
+    name = source["name"]
+    if point < earliest:
+        raise OutsideWindow(
+            f"The restore point {format_time(point)} is before the earliest restore point "
+            f"of '{name}', {format_time(earliest)}."
+        )
+    if point > latest:
+        what = "in the future" if source["status"] == "Ready" else "after the last archived commit"
+        raise OutsideWindow(
+            f"The restore point {format_time(point)} is {what}; the latest restore point "
+            f"of '{name}' is {format_time(latest)}."
+        )
+    return point
+
+
+def _chosen_backup(record: dict, point: datetime) -> dict:
+    usable = [b for b in record["backups"] if parse_time(b["end_time"]) <= point]
+    if not usable:
+        raise OutsideWindow(f"No backup of node {record['name']} ends before {format_time(point)}.")
+    return max(usable, key=lambda b: b["end_time"])
+
+
+class _Reporter:
+    """Serialises progress from the node threads to the caller's callback."""
+
+    def __init__(self, progress: ProgressFn):
+        self.progress = progress
+        self.lock = threading.Lock()
+
+    def __call__(self, phase: str, node: str | None, percent: int) -> None:
+        with self.lock:
+            self.progress(phase, node, percent)
+
+
+def execute(engine: Engine, target: str, progress: ProgressFn) -> object:
+    """Run the restore reserved for ``target``; on failure remove everything of it."""
+    report = _Reporter(progress)
+    try:
+        return _execute(engine, target, report)
+    except BaseException as error:
+        engine._remove(target)
+        if isinstance(error, LocalCloudError) and not isinstance(error, RestoreFailed):
+            raise RestoreFailed(
+                f"The restore to '{target}' failed and was rolled back: {error}"
+            ) from error
+        raise
+
+
+def _execute(engine: Engine, target: str, report: _Reporter) -> object:
+    from .engine import in_parallel
+
+    data = engine.catalog.read()
+    group = engine._record(data, target)
+    source = engine._record(data, group["restored_from"])
+    point = parse_time(group["restore_point"])
+    # A previous attempt by a process that died may have left files behind.
+    for node in engine.nodes(group):
+        node.kill()
+    shutil.rmtree(engine.group_dir(target), ignore_errors=True)
+    engine.pg.make_dir(engine.group_dir(target), 0o755)
+
+    report("sealing", None, 0)
+    source_nodes = engine.nodes(source)
+
+    def seal(node: Node) -> None:
+        if node.is_running():
+            archive.seal(node)
+
+    in_parallel(source_nodes, seal)
+
+    def restore_node(index: int) -> dict:
+        source_record = source["nodes"][index]
+        record = group["nodes"][index]
+        source_node = source_nodes[index]
+        node = engine.node(target, record)
+        chosen = _chosen_backup(source_record, point)
+        report("restoring", record["name"], 5)
+        for path in (node.dir, node.data, node.archive, node.backups):
+            engine.pg.make_dir(path)
+        files = backup.backup_dir(source_node, chosen)
+        engine.pg.run(node.label, "tar", "-xf", str(files / "base.tar"), "-C", str(node.data))
+        engine.pg.run(
+            node.label, "tar", "-xf", str(files / "pg_wal.tar"), "-C", str(node.data / "pg_wal")
+        )
+        report("restoring", record["name"], 40)
+        # Server parameters are not carried over (as in Azure): ALTER SYSTEM's file starts
+        # empty, and pg_hba is written from the new group's (empty) firewall rules.
+        engine.pg.write_file(
+            node.data / "postgresql.auto.conf",
+            "# Do not edit this file manually!\n"
+            "# It will be overwritten by the ALTER SYSTEM command.\n",
+        )
+        engine.configure(group, record, node)
+        recovery = {
+            "restore_command": conf_quote(
+                archive.restore_command(
+                    engine.bin_dir, source_node.archive, source_record["compression"]
+                )
+            ),
+            "recovery_target_timeline": "'latest'",
+            "recovery_target_action": "'promote'",
+        }
+        last_commit = parse_time(source_record.get("last_commit"))
+        # A stopped, sealed node has no commit after its last one; when T is at or after
+        # it, every archived commit belongs in the restore: recover to the end.
+        if not (source["status"] == "Stopped" and last_commit and point >= last_commit):
+            recovery["recovery_target_time"] = conf_quote(format_time(point))
+        node.write_recovery(recovery)
+        node.start()
+        report("restoring", record["name"], 50)
+        node.wait_ready(timeout=RECOVERY_TIMEOUT)
+        node.drop_recovery()
+        report("backing up", record["name"], 80)
+        taken = backup.take(engine.pg, node)
+        report("backing up", record["name"], 100)
+        return taken
+
+    records = in_parallel(list(range(len(group["nodes"]))), restore_node)
+    for index, node in enumerate(engine.nodes(group)):
+        with node.connect() as conn:
+            conn.execute("SELECT pg_reload_conf()")
+        if not node.is_running():
+            raise NodeFailed(f"{node.label}: stopped after promotion; see {node.log}.")
+        group["nodes"][index]["backups"] = [records[index]]
+    with engine.catalog.change() as data:
+        stored = engine._record(data, target)
+        for stored_node, record in zip(stored["nodes"], group["nodes"], strict=True):
+            stored_node["backups"] = record["backups"]
+        stored["status"] = "Ready"
+        stored.pop("owner", None)
+        stored.pop("restore", None)
+    report("ready", None, 100)
+    return engine.get_group(target)

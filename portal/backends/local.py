@@ -1,0 +1,207 @@
+"""The portal's backend over localcloud: thin, so the engine keeps the logic and the
+tests of the engine cover it. Engine errors reach the portal word for word."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+from localcloud import Busy, Engine, Group, LocalCloudError
+from localcloud import NotFound as EngineNotFound
+from localcloud.access import PARAMETERS
+
+from .base import (
+    Backend,
+    BackendError,
+    CopyResult,
+    FirewallRule,
+    Node,
+    NotFound,
+    Parameter,
+    Progress,
+    ProgressCallback,
+    RestoreRequest,
+    RestoreResult,
+    RestoreWindow,
+    ServerGroup,
+)
+
+DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "var" / "localcloud"
+
+
+@contextlib.contextmanager
+def engine_errors() -> Iterator[None]:
+    try:
+        yield
+    except EngineNotFound as error:
+        raise NotFound(error.message, code=error.code) from error
+    except LocalCloudError as error:
+        raise BackendError(
+            error.message, permanent=not isinstance(error, Busy), code=error.code
+        ) from error
+
+
+class LocalBackend(Backend):
+    key = "local"
+    label = "Local"
+    can_restore = True
+
+    def __init__(
+        self,
+        key: str = "local",
+        *,
+        root: str | Path | None = None,
+        subscription: str = "local",
+        resource_group: str = "localcloud",
+        location: str = "local",
+        base_port: int = 15432,
+        retention_days: float = 7,
+        backup_interval_hours: float = 24,
+        **options,
+    ):
+        super().__init__(key, **options)
+        self.engine = Engine(
+            Path(root) if root else DEFAULT_ROOT,
+            subscription=subscription,
+            resource_group=resource_group,
+            location=location,
+            base_port=int(base_port),
+            retention=timedelta(days=float(retention_days)),
+            backup_interval=timedelta(hours=float(backup_interval_hours)),
+        )
+
+    def _server_group(self, group: Group) -> ServerGroup:
+        return ServerGroup(
+            backend=self.key,
+            cloud=self.label,
+            id=group.name,
+            name=group.name,
+            status=group.status,
+            subscription=group.subscription,
+            resource_group=group.resource_group,
+            location=group.location,
+            postgresql_version=group.postgresql_version,
+            coordinator_host=group.coordinator.host,
+            coordinator_port=group.coordinator.port,
+            database=group.database,
+            admin_user=group.admin_user,
+            node_count=len(group.nodes),
+            nodes=tuple(
+                Node(
+                    name=node.name,
+                    role=node.role,
+                    host=node.host,
+                    port=node.port,
+                    database=node.database,
+                    user=node.user,
+                    status=node.status,
+                )
+                for node in group.nodes
+            ),
+            earliest_restore=group.earliest_restore,
+            restored_from=group.restored_from,
+            restore_point=group.restore_point,
+            created_at=group.created_at,
+            has_backup=group.has_backup,
+            tags=group.tags,
+        )
+
+    # Reads
+
+    def list_server_groups(self) -> list[ServerGroup]:
+        with engine_errors():
+            return [self._server_group(group) for group in self.engine.list_groups()]
+
+    def get_server_group(self, group_id: str) -> ServerGroup:
+        with engine_errors():
+            return self._server_group(self.engine.get_group(group_id))
+
+    def admin_password(self, group_id: str) -> str:
+        """The generated admin password (not part of ServerGroup, so it is never shown
+        by accident)."""
+        with engine_errors():
+            return self.engine.get_group(group_id).admin_password
+
+    def restore_window(self, group_id: str) -> RestoreWindow:
+        with engine_errors():
+            earliest, latest = self.engine.restore_window(group_id)
+        return RestoreWindow(earliest=earliest, latest=latest)
+
+    def name_available(self, name: str) -> str | None:
+        with engine_errors():
+            return self.engine.name_available(name)
+
+    # Restores
+
+    def begin_restore(self, request: RestoreRequest) -> str:
+        with engine_errors():
+            group = self.engine.begin_restore(
+                request.source_id, request.target_name, request.point_in_time
+            )
+        return json.dumps({"target": group.name, "source": request.source_id})
+
+    def wait_restore(self, token: str, progress: ProgressCallback) -> RestoreResult:
+        target = json.loads(token)["target"]
+        nodes: dict[str, int] = {}
+        lock = threading.Lock()
+
+        def report(phase: str, node: str | None, percent: int) -> None:
+            with lock:
+                if node is not None:
+                    nodes[node] = percent
+                elif phase == "ready":
+                    nodes.update(dict.fromkeys(nodes, 100))
+                progress(Progress(phase=phase, nodes=dict(nodes)))
+
+        with engine_errors():
+            group = self.engine.run_restore(target, report)
+        return RestoreResult(
+            target_id=group.name, target_name=group.name, point_in_time=group.restore_point
+        )
+
+    def abandon_restore(self, token: str) -> str:
+        with engine_errors():
+            return self.engine.abandon_restore(json.loads(token)["target"])
+
+    # Post-restore tasks
+
+    def firewall_rules(self, group_id: str) -> list[FirewallRule]:
+        with engine_errors():
+            group = self.engine.get_group(group_id)
+        return [FirewallRule(r.name, r.start_ip, r.end_ip) for r in group.firewall_rules]
+
+    def parameters(self, group_id: str) -> list[Parameter]:
+        with engine_errors():
+            group = self.engine.get_group(group_id)
+        return [
+            Parameter(
+                name=name,
+                value=value,
+                default=PARAMETERS[name].default,
+                needs_restart=PARAMETERS[name].needs_restart,
+            )
+            for name, value in sorted(group.parameters.items())
+        ]
+
+    def roles(self, group_id: str) -> list[str]:
+        with engine_errors(), self.engine.connect(group_id) as conn:
+            rows = conn.execute(
+                "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1"
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def copy_firewall_rules(self, source_id: str, target_id: str) -> CopyResult:
+        with engine_errors():
+            return CopyResult(firewall_rules=self.engine.copy_firewall_rules(source_id, target_id))
+
+    def copy_parameters(self, source_id: str, target_id: str) -> CopyResult:
+        with engine_errors():
+            count, restart = self.engine.copy_parameters(source_id, target_id)
+        return CopyResult(parameters=count, needs_restart=restart)
+
+    def check(self) -> list[str]:
+        return self.engine.check()

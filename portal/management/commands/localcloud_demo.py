@@ -1,0 +1,45 @@
+"""Ensure the demo group ``citus-demo`` exists (once; quick when it does), or with
+--writer write a few rows a minute on every node until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from localcloud import LocalCloudError
+from localcloud.demo import DEMO, ensure_demo, writer
+
+from .servergroups import local_engine
+
+
+class Command(BaseCommand):
+    help = "Create the demo server group citus-demo once, or run its gentle writer."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--writer", action="store_true", help="run the demo writer loop")
+        parser.add_argument("--every", type=float, default=15.0, help="writer: seconds per row")
+        parser.add_argument("--backend", default="local")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **options) -> None:
+        engine = local_engine(options["backend"])
+        if options["writer"]:
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+            signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+            self.stdout.write(
+                f"demo writer: a row on every node of {DEMO} every {options['every']:g} s"
+            )
+            writer(engine, stop, options["every"])
+            return
+        try:
+            created = ensure_demo(engine)
+        except LocalCloudError as error:
+            raise CommandError(str(error)) from error
+        if options["json"]:
+            self.stdout.write(json.dumps({"name": DEMO, "created": created}))
+        else:
+            self.stdout.write(f"{DEMO}: {'created' if created else 'already exists'}")

@@ -1,0 +1,194 @@
+"""``servergroups list | show | create | delete | start | stop | backup``, each with --json.
+
+Reads go through every configured backend; lifecycle actions exist in localcloud only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from portal.backends import get_backend, get_backends
+from portal.backends.base import Backend, BackendError, NotFound, ServerGroup
+
+
+def to_json(value) -> str:
+    def default(item):
+        if isinstance(item, datetime):
+            return item.isoformat()
+        raise TypeError(f"{type(item).__name__} is not JSON serialisable")
+
+    if dataclasses.is_dataclass(value):
+        value = dataclasses.asdict(value)
+    return json.dumps(value, default=default, indent=2)
+
+
+def local_engine(backend_key: str = "local"):
+    """The localcloud engine behind the configured local backend, or a clear error."""
+    try:
+        backend = get_backend(backend_key)
+    except BackendError as error:
+        raise CommandError(str(error)) from error
+    engine = getattr(backend, "engine", None)
+    if engine is None:
+        raise CommandError(
+            f"This action exists for localcloud server groups only; the '{backend_key}' "
+            "backend is not localcloud."
+        )
+    return engine
+
+
+def find_group(name: str, backend_key: str | None = None) -> tuple[Backend, ServerGroup]:
+    """The group ``name`` (an id or a name) in the given backend, else in any backend."""
+    backends = get_backends()
+    if backend_key is not None:
+        if backend_key not in backends:
+            raise CommandError(f"No backend named '{backend_key}' is configured.")
+        backends = {backend_key: backends[backend_key]}
+    problems = []
+    for backend in backends.values():
+        try:
+            return backend, backend.get_server_group(name)
+        except NotFound:
+            continue
+        except BackendError as error:
+            problems.append(f"{backend.label}: {error}")
+    detail = f" ({'; '.join(problems)})" if problems else ""
+    raise CommandError(f"Server group '{name}' does not exist{detail}.")
+
+
+def describe(group: ServerGroup) -> str:
+    lines = [
+        f"{group.name}  [{group.cloud}]  {group.status}",
+        f"  Subscription:   {group.subscription}",
+        f"  Resource group: {group.resource_group}",
+        f"  Location:       {group.location}",
+        f"  Database:       {group.database}   Admin user: {group.admin_user}",
+        f"  Created (UTC):  {group.created_at.isoformat() if group.created_at else '-'}",
+        "  Earliest restore point (UTC): "
+        + (group.earliest_restore.isoformat() if group.earliest_restore else "-"),
+    ]
+    if group.restored_from:
+        point = group.restore_point.isoformat() if group.restore_point else "earliest"
+        lines.append(f"  Restored from:  {group.restored_from} at {point} (UTC)")
+    if group.tags:
+        lines.append("  Tags:           " + ", ".join(f"{k}={v}" for k, v in group.tags.items()))
+    lines.append("  Nodes:")
+    for node in group.nodes:
+        lines.append(
+            f"    {node.name:<12} {node.role:<11} host={node.host} port={node.port} "
+            f"database={node.database} user={node.user} {node.status}"
+        )
+    return "\n".join(lines)
+
+
+class Command(BaseCommand):
+    help = "List, show, create, delete, start, stop and back up server groups."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        actions = parser.add_subparsers(dest="action", required=True)
+
+        def action(name: str, help_text: str, *, named: bool = True) -> CommandParser:
+            sub = actions.add_parser(name, help=help_text)
+            if named:
+                sub.add_argument("name")
+            sub.add_argument("--json", action="store_true", help="machine-readable output")
+            sub.add_argument("--backend", help="registry key of the backend (default: any)")
+            return sub
+
+        action("list", "every server group of every backend", named=False)
+        show = action("show", "one server group with its nodes")
+        show.add_argument("--show-password", action="store_true")
+        create = action("create", "create a localcloud server group")
+        create.add_argument("--workers", type=int, default=2)
+        action("delete", "delete a localcloud server group and its backups")
+        action("start", "start every node of a localcloud server group")
+        action("stop", "stop every node of a localcloud server group")
+        action("backup", "take a base backup of every node now")
+
+    def handle(self, *args, **options) -> None:
+        action = options["action"]
+        as_json = options["json"]
+        try:
+            if action == "list":
+                self.list(as_json, options["backend"])
+            elif action == "show":
+                self.show(options["name"], options["backend"], as_json, options["show_password"])
+            else:
+                self.local_action(action, options)
+        except BackendError as error:
+            raise CommandError(str(error)) from error
+
+    def list(self, as_json: bool, backend_key: str | None) -> None:
+        groups: list[ServerGroup] = []
+        for key, backend in get_backends().items():
+            if backend_key and key != backend_key:
+                continue
+            try:
+                groups += backend.list_server_groups()
+            except BackendError as error:
+                self.stderr.write(f"{backend.label}: {error}")
+        if as_json:
+            self.stdout.write(to_json([dataclasses.asdict(group) for group in groups]))
+            return
+        if not groups:
+            self.stdout.write("No server groups.")
+            return
+        self.stdout.write(f"{'NAME':<28} {'CLOUD':<7} {'STATUS':<12} {'NODES':>5}  COORDINATOR")
+        for group in groups:
+            where = f"{group.coordinator_host}:{group.coordinator_port or ''}"
+            self.stdout.write(
+                f"{group.name:<28} {group.cloud:<7} {group.status:<12} {group.node_count:>5}  "
+                f"{where}"
+            )
+
+    def show(self, name: str, backend_key: str | None, as_json: bool, password: bool) -> None:
+        backend, group = find_group(name, backend_key)
+        secret = None
+        if password:
+            reveal = getattr(backend, "admin_password", None)
+            if reveal is None:
+                raise CommandError(f"The {backend.label} backend does not reveal passwords.")
+            secret = reveal(group.id)
+        if as_json:
+            data = dataclasses.asdict(group)
+            if secret is not None:
+                data["admin_password"] = secret
+            self.stdout.write(to_json(data))
+            return
+        self.stdout.write(describe(group))
+        if secret is not None:
+            self.stdout.write(f"  Admin password: {secret}")
+
+    def local_action(self, action: str, options: dict) -> None:
+        engine = local_engine(options["backend"] or "local")
+        name = options["name"]
+        from localcloud import LocalCloudError
+
+        try:
+            if action == "create":
+                engine.create_group(name, options["workers"])
+                message = f"Created server group '{name}'."
+            elif action == "delete":
+                engine.delete_group(name)
+                message = f"Deleted server group '{name}'."
+            elif action == "start":
+                engine.start_group(name)
+                message = f"Started server group '{name}'."
+            elif action == "stop":
+                engine.stop_group(name)
+                message = f"Stopped server group '{name}'."
+            else:
+                engine.backup_group(name)
+                message = f"Backed up server group '{name}'."
+        except LocalCloudError as error:
+            raise CommandError(str(error)) from error
+        if action == "delete":
+            payload = {"name": name, "deleted": True}
+            self.stdout.write(to_json(payload) if options["json"] else message)
+            return
+        backend, group = find_group(name, options["backend"] or "local")
+        self.stdout.write(to_json(group) if options["json"] else f"{message}\n{describe(group)}")

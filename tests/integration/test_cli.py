@@ -1,0 +1,135 @@
+"""The CLI over a real localcloud: servergroups, restore, the demo and the agent."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from localcloud.testing import processes_under, temporary_engine
+
+BASE_PORT = 28432
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def root():
+    with temporary_engine(base_port=BASE_PORT) as engine:
+        yield engine.root
+    assert processes_under(engine.root) == []
+
+
+@pytest.fixture(autouse=True)
+def local_only(settings, root):
+    settings.PORTAL_BACKENDS = {
+        "local": {
+            "BACKEND": "portal.backends.local.LocalBackend",
+            "OPTIONS": {"root": str(root), "base_port": BASE_PORT},
+        }
+    }
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def manage(root: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    env = dict(os.environ, LOCALCLOUD_ROOT=str(root), PORTAL_BACKENDS="local")
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kwargs,
+    )
+
+
+def test_create_show_stop_start_backup_delete(root):
+    created = json.loads(run("servergroups", "create", "cli-life", "--workers", "1", "--json"))
+    assert created["status"] == "Ready" and created["node_count"] == 2
+
+    shown = json.loads(run("servergroups", "show", "cli-life", "--json"))
+    assert {"host", "port", "database", "user"} <= set(shown["nodes"][0])
+    assert "admin_password" not in shown
+    secret = json.loads(run("servergroups", "show", "cli-life", "--json", "--show-password"))
+    assert len(secret["admin_password"]) >= 20
+    assert "port=" in run("servergroups", "show", "cli-life")
+
+    assert json.loads(run("servergroups", "stop", "cli-life", "--json"))["status"] == "Stopped"
+    assert json.loads(run("servergroups", "start", "cli-life", "--json"))["status"] == "Ready"
+    backed = json.loads(run("servergroups", "backup", "cli-life", "--json"))
+    assert backed["status"] == "Ready"
+    names = [g["name"] for g in json.loads(run("servergroups", "list", "--json"))]
+    assert "cli-life" in names
+
+    assert json.loads(run("servergroups", "delete", "cli-life", "--json"))["deleted"] is True
+    with pytest.raises(CommandError, match="'cli-life' does not exist"):
+        run("servergroups", "show", "cli-life")
+
+
+def test_demo_is_created_once_and_restore_waits_until_ready(root):
+    assert json.loads(run("localcloud_demo", "--json")) == {"name": "citus-demo", "created": True}
+    assert json.loads(run("localcloud_demo", "--json"))["created"] is False
+
+    restored = json.loads(
+        run("restore", "citus-demo", "--earliest", "--name", "demo-copy", "--wait", "--json")
+    )
+
+    assert restored["status"] == "Ready" and restored["restored_from"] == "citus-demo"
+    run("servergroups", "delete", "demo-copy")
+
+
+def test_point_without_offset_is_refused(root):
+    with pytest.raises(CommandError, match="has no UTC offset"):
+        run("restore", "citus-demo", "--point", "2026-11-24T10:00:00", "--name", "naive-x")
+    with pytest.raises(CommandError, match="not an ISO 8601 time"):
+        run("restore", "citus-demo", "--point", "yesterday", "--name", "naive-y")
+
+
+def test_refusals_exit_non_zero_with_a_message_and_no_traceback(root):
+    naive = manage(root, "restore", "citus-demo", "--point", "2026-11-24T10:00", "--name", "n-1")
+    taken = manage(root, "restore", "citus-demo", "--earliest", "--name", "citus-demo")
+    missing = manage(root, "restore", "nowhere", "--earliest", "--name", "n-2")
+
+    for done, words in (
+        (naive, "has no UTC offset"),
+        (taken, "already exists"),
+        (missing, "'nowhere' does not exist"),
+    ):
+        assert done.returncode != 0
+        assert words in done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_agent_and_writer_stop_cleanly_on_sigterm(root):
+    env = dict(os.environ, LOCALCLOUD_ROOT=str(root), PORTAL_BACKENDS="local")
+    commands = [
+        ["localcloud_agent", "--interval", "0.2"],
+        ["localcloud_demo", "--writer", "--every", "0.2"],
+    ]
+    for command in commands:
+        process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "manage.py", *command],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        first = process.stdout.readline()
+        assert first, process.stderr.read()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        assert "Traceback" not in process.stderr.read()

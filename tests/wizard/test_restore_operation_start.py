@@ -1,0 +1,139 @@
+"""services.restore_operation_start: one row per restore, whoever asks at the same moment."""
+
+import threading
+import uuid
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from portal.backends import get_backend
+from restore_wizard import services
+from restore_wizard.models import RestoreOperation
+from tests.azure_fake import FakeArm
+
+from .conftest import RESTORE_URL, build_arm, details_form, restore_puts, use_azure
+
+
+def start(user, name: str, key: uuid.UUID | None = None):
+    backend = get_backend("azure")
+    return services.restore_operation_start(
+        user=user,
+        backend=backend,
+        group=backend.find_server_group("orders"),
+        choice="earliest",
+        point=None,
+        target_name=name,
+        idempotency_key=key or uuid.uuid4(),
+    )
+
+
+@pytest.mark.django_db
+def test_same_key_answers_with_the_first_operation(
+    operator, azure, django_capture_on_commit_callbacks
+):
+    key = uuid.uuid4()
+    with django_capture_on_commit_callbacks() as callbacks:
+        first, created_first = start(operator, "orders-r1", key)
+        again, created_again = start(operator, "orders-r1", key)
+
+    assert (created_first, created_again) == (True, False)
+    assert again.pk == first.pk
+    assert len(callbacks) == 1
+
+
+@pytest.mark.django_db
+def test_second_active_restore_to_the_same_name_is_refused_by_the_database(
+    operator, azure, django_capture_on_commit_callbacks
+):
+    # Both passed the form's checks (the race): the unique constraint decides.
+    with django_capture_on_commit_callbacks() as callbacks:
+        start(operator, "orders-r1")
+        with pytest.raises(services.RestoreRefused) as refused:
+            start(operator, "orders-r1")
+
+    assert refused.value.field == "target_name"
+    assert refused.value.message == (
+        "A restore to 'orders-r1' was started a moment ago by someone else. Choose another name."
+    )
+    assert RestoreOperation.objects.count() == 1
+    assert len(callbacks) == 1
+
+
+@pytest.mark.django_db
+def test_a_name_already_being_restored_to_is_refused_on_the_form(
+    operator_client, azure, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks():
+        operator_client.post(RESTORE_URL, {**details_form(operator_client), "target_name": "x-r1"})
+        response = operator_client.post(
+            RESTORE_URL, {**details_form(operator_client), "target_name": "x-r1"}
+        )
+
+    assert "A restore to &#x27;x-r1&#x27; is already running (started by olivia)" in (
+        response.content.decode()
+    )
+    assert RestoreOperation.objects.count() == 1
+
+
+class GatedArm(FakeArm):
+    """Holds the first two name checks until both arrived: both requests then believe
+    the name is free, as two browsers pressing OK at the same moment would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Barrier(2, timeout=10)
+
+    def send(self, request, **kwargs):
+        if "checkNameAvailability" in request.url and self.gate.n_waiting < 2:
+            try:
+                self.gate.wait()
+            except threading.BrokenBarrierError:
+                pass
+        return super().send(request, **kwargs)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_browsers_submitting_the_same_new_name_at_once_start_one_restore(
+    settings, django_user_model
+):
+    from django.contrib.auth.models import Group
+    from django_tasks_db.models import DBTaskResult
+
+    arm = build_arm()
+    gated = GatedArm()
+    gated.subscriptions, gated.clusters = arm.subscriptions, arm.clusters
+    use_azure(settings, gated, tasks="django_tasks_db.DatabaseBackend")
+    operators = Group.objects.create(name="Restore operators")
+    clients = []
+    for username in ("olivia", "oscar"):
+        user = django_user_model.objects.create_user(username=username, password="x")
+        user.groups.add(operators)
+        client = Client()
+        client.force_login(user)
+        clients.append((client, {**details_form(client), "target_name": "orders-race"}))
+    responses = {}
+
+    def submit(index: int) -> None:
+        client, form = clients[index]
+        try:
+            responses[index] = client.post(RESTORE_URL, form)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    statuses = sorted(r.status_code for r in responses.values())
+    assert statuses == [200, 302]
+    (refused,) = [r for r in responses.values() if r.status_code == 200]
+    assert "was started a moment ago by someone else. Choose another name." in (
+        refused.content.decode()
+    )
+    assert RestoreOperation.objects.count() == 1
+    assert DBTaskResult.objects.count() == 1
+    assert len(gated.requests_to("POST", "checkNameAvailability")) == 2
+    assert not restore_puts(gated)
