@@ -205,6 +205,10 @@ def backend_registry() -> dict[str, dict]:
                 "subscription": os.environ.get("LOCALCLOUD_SUBSCRIPTION", "local-subscription"),
                 "resource_group": os.environ.get("LOCALCLOUD_RESOURCE_GROUP", "local-rg"),
                 "location": os.environ.get("LOCALCLOUD_LOCATION", "localhost"),
+                "base_port": int(os.environ.get("LOCALCLOUD_BASE_PORT", "15432")),
+                "retention_days": env_float("LOCALCLOUD_RETENTION_DAYS", 7.0),
+                "backup_interval_hours": env_float("LOCALCLOUD_BACKUP_HOURS", 24.0),
+                "pg_bin": os.environ.get("LOCALCLOUD_PG_BIN", ""),
             },
         }
     if "azure" in enabled and env_list("AZURE_SUBSCRIPTION_IDS"):

@@ -61,6 +61,7 @@ class LocalBackend(Backend):
         base_port: int = 15432,
         retention_days: float = 7,
         backup_interval_hours: float = 24,
+        pg_bin: str | Path | None = None,
         **options,
     ):
         super().__init__(key, **options)
@@ -72,6 +73,7 @@ class LocalBackend(Backend):
             base_port=int(base_port),
             retention=timedelta(days=float(retention_days)),
             backup_interval=timedelta(hours=float(backup_interval_hours)),
+            **({"pg_bin": pg_bin} if pg_bin else {}),
         )
 
     def _server_group(self, group: Group) -> ServerGroup:
@@ -119,6 +121,10 @@ class LocalBackend(Backend):
     def get_server_group(self, group_id: str) -> ServerGroup:
         with engine_errors():
             return self._server_group(self.engine.get_group(group_id))
+
+    def find_server_group(self, name: str) -> ServerGroup:
+        # A local group's id is its name: one catalog read, not a listing.
+        return self.get_server_group(name)
 
     def admin_password(self, group_id: str) -> str:
         """The generated admin password (not part of ServerGroup, so it is never shown

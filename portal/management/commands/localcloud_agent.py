@@ -20,9 +20,16 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=10.0, help="seconds between passes")
         parser.add_argument("--once", action="store_true", help="one pass, then exit")
         parser.add_argument("--backend", default="local")
+        parser.add_argument(
+            "--stop-nodes-on-exit",
+            action="store_true",
+            help="stop every node when the agent stops (make run: Ctrl-C stops everything; "
+            "the next start brings the nodes back)",
+        )
 
     def handle(self, *args, **options) -> None:
-        agent = Agent(local_engine(options["backend"]), interval=options["interval"])
+        engine = local_engine(options["backend"])
+        agent = Agent(engine, interval=options["interval"])
         if options["once"]:
             for line in agent.run_once():
                 self.stdout.write(line)
@@ -36,4 +43,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, request_stop)
         self.stdout.write(f"localcloud agent: a pass every {options['interval']:g} s")
         agent.run(stop)
+        if options["stop_nodes_on_exit"]:
+            engine.stop_all()
+            self.stdout.write("localcloud agent: stopped every node")
         self.stdout.write("localcloud agent: stopped")
