@@ -1,5 +1,23 @@
+from functools import cache
+
 from django.conf import settings
 from django.db.models import Count, Max, Q
+from django.urls import reverse
+
+CHROME_PAGES = [
+    "servergroup_list",
+    "operation_list",
+    "activity_log",
+    "notification_panel",
+    "notification_badge",
+    "logout",
+]
+
+
+@cache
+def chrome_urls() -> dict[str, str]:
+    """The chrome's links, reversed once per process rather than on every page."""
+    return {name: reverse(name) for name in CHROME_PAGES}
 
 
 def chrome(request):
@@ -7,6 +25,7 @@ def chrome(request):
     context = {
         "product_name": settings.PORTAL_PRODUCT_NAME,
         "poll_seconds": settings.PORTAL_POLL_SECONDS,
+        "chrome_urls": chrome_urls(),
     }
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
