@@ -1,6 +1,26 @@
 """localcloud benchmarks (issue 3): restore speed against the physical limit, the demo
 restore, idle archive growth and memory per node.
 
+The large restore and its physical limit, both measured in the same run on the same
+bytes. A source group of 3 nodes x ``pgbench -i -s BENCH_SCALE`` (68: about 1 GB per
+node) is backed up, then updated (so the restore replays WAL past the backup), and the
+restore point is taken after that.
+
+- Restore: ``Engine.restore(source, copy, point)`` from the call to the new group Ready
+  and self-contained (its first backup registered, its window open), with every phase
+  timed per node through the progress callback: seal, unpack, recovery to promotion,
+  first backup, catalog.
+- Physical limit: what any restore of these backups must at least do, with the same
+  parallelism (one thread per node): ``tar -x`` of the node's ``base.tar`` and
+  ``pg_wal.tar`` into an empty directory, ``zstd -d`` of every archived segment from the
+  backup's start (a superset of what the restore replays), and ``sync -f`` (syncfs) so
+  the bytes are on disk, as the restore's data is before recovery starts. Replaying
+  the WAL is not in it: a limit has no cheaper way to apply WAL than PostgreSQL, so that
+  time counts against the restore.
+- Both start with ``sync`` and from the same page cache state (the backups were just
+  read or written). The limit is measured before and after the restore, and the lower
+  of the two is the baseline, so noise of the shared disk cannot flatter the ratio.
+
 Environment:
   BENCH_SCALE         pgbench scale per node for the large restore (default 68, ~1 GB)
   BENCH_IDLE_SECONDS  window over which archive growth is measured (default 300)
@@ -84,8 +104,7 @@ def bench_large_restore(rec, engine: Engine, scale: int) -> None:
     backups = [engine.node(name, n).backups / n["backups"][-1]["id"] for n in record["nodes"]]
     size = sum(p.stat().st_size for folder in backups for p in folder.iterdir())
 
-    # The physical limit: what any restore must at least do with these bytes, in
-    # parallel per node: unpack the backup, replay-source WAL decompressed, all synced.
+    # The physical limit (see the module docstring).
     scratch = engine.root / "bench-scratch"
 
     def unpack(index: int) -> None:
@@ -106,30 +125,64 @@ def bench_large_restore(rec, engine: Engine, scale: int) -> None:
                 subprocess.run(["zstd", "-dqf", "-o", str(out), str(segment)], check=True)
         subprocess.run(["sync", "-f", str(target)], check=True)
 
-    subprocess.run(["sync"], check=True)
-    started = time.monotonic()
-    with ThreadPoolExecutor(len(backups)) as pool:
-        list(pool.map(unpack, range(len(backups))))
-    limit = time.monotonic() - started
-    subprocess.run(["rm", "-rf", str(scratch)], check=True)
+    def physical_limit() -> float:
+        subprocess.run(["sync"], check=True)
+        started = time.monotonic()
+        with ThreadPoolExecutor(len(backups)) as pool:
+            list(pool.map(unpack, range(len(backups))))
+        took = time.monotonic() - started
+        subprocess.run(["rm", "-rf", str(scratch)], check=True)
+        return took
+
+    limits = [physical_limit()]
+
+    marks: dict[tuple[str, str | None, int], float] = {}
+
+    def progress(phase: str, node: str | None, percent: int) -> None:
+        marks[(phase, node, percent)] = time.monotonic() - started
 
     subprocess.run(["sync"], check=True)
     started = time.monotonic()
-    engine.restore(name, "bench-large-copy", point)
+    engine.restore(name, "bench-large-copy", point, progress)
     took = time.monotonic() - started
+    engine.delete_group("bench-large-copy")
+    limits.append(physical_limit())
+    limit = min(limits)
     rec.figure(
         f"restore 3 nodes x {size / 3 / 1e9:.2f} GB (pgbench -s {scale}), call to Ready",
         round(took, 2),
         "s",
         baseline=round(limit, 2),
-        baseline_label="parallel tar -x + WAL unpack + sync of the same backups",
+        baseline_label=(
+            "physical limit: parallel tar -x + WAL unpack + syncfs of the same backups, "
+            f"best of {' and '.join(f'{t:.2f}' for t in limits)} s measured before and after"
+        ),
         target="<= 1.5x the physical limit",
         met=took <= 1.5 * limit,
     )
     rec.figure(
         "restore time / physical limit", round(took / limit, 2), "x", target="<= 1.5", met=None
     )
-    engine.delete_group("bench-large-copy")
+    # Where the time went, per phase, on the slowest node (seconds from the call).
+    nodes = [n["name"] for n in record["nodes"]]
+    phases = [
+        ("unpack the backup", ("restoring", 5), ("restoring", 40)),
+        ("configure and start", ("restoring", 40), ("restoring", 50)),
+        ("recover to T and promote", ("restoring", 50), ("backing up", 80)),
+        ("first backup (adopted)", ("backing up", 80), ("backing up", 100)),
+    ]
+    first_node = min(marks.get(("restoring", n, 5), took) for n in nodes)
+    rec.figure("restore phase: seal the source", round(first_node, 2), "s")
+    for label, begin, end in phases:
+        spans = [
+            marks[(end[0], n, end[1])] - marks[(begin[0], n, begin[1])]
+            for n in nodes
+            if (begin[0], n, begin[1]) in marks and (end[0], n, end[1]) in marks
+        ]
+        if spans:
+            rec.figure(f"restore phase: {label}, slowest node", round(max(spans), 2), "s")
+    last_node = max(marks.get(("backing up", n, 100), 0.0) for n in nodes)
+    rec.figure("restore phase: catalog to Ready", round(took - last_node, 2), "s")
     engine.delete_group(name)
 
 

@@ -83,7 +83,15 @@ class Stack:
                 "--log-level",
                 "warning",
             ],
-            [sys.executable, "manage.py", "db_worker", "--interval", "0.2", "--no-startup-delay"],
+            [
+                sys.executable,
+                "manage.py",
+                "db_worker",
+                "--interval",
+                "0.2",
+                "--no-startup-delay",
+                "--no-reload",
+            ],
             [sys.executable, "manage.py", "restore_watchdog"],
         ]
         for command in commands:

@@ -6,6 +6,8 @@ Archived files are compressed (zstd when installed, else gzip): with 1 MB segmen
 
 from __future__ import annotations
 
+import os
+import re
 import shlex
 import shutil
 import time
@@ -28,12 +30,16 @@ if [ -f "$dest" ]; then
     exit $?
 fi
 tmp="$dir/.$name.$ext.tmp"
+# Every failure exits 1: PostgreSQL aborts its archiver on a status above 125 (zstd
+# crashes with 139 when it cannot open its output), and the postmaster restarts the
+# archiver only up to a minute later, so one full or read-only archive stalls it.
+fail() { rm -f "$tmp"; exit 1; }
 case $ext in
-    zst) zstd -q -1 -f -o "$tmp" "$src" ;;
-    *) gzip -1 -c "$src" > "$tmp" ;;
+    zst) zstd -q -1 -f -o "$tmp" "$src" || fail ;;
+    *) gzip -1 -c "$src" > "$tmp" || fail ;;
 esac
-sync "$tmp"
-mv -f "$tmp" "$dest"
+sync "$tmp" || fail
+mv -f "$tmp" "$dest" || fail
 sync "$dir"
 """
 
@@ -83,6 +89,76 @@ def wal_file_name(timeline: int, lsn: int, segment_size: int = SEGMENT_SIZE) -> 
 def parse_lsn(text: str) -> int:
     high, low = text.split("/")
     return (int(high, 16) << 32) + int(low, 16)
+
+
+def segment_number(name: str, segment_size: int = SEGMENT_SIZE) -> int:
+    """The position of a WAL segment file (the 16 hex digits after the timeline)."""
+    return int(name[8:16], 16) * (0x100000000 // segment_size) + int(name[16:24], 16)
+
+
+def parse_history(text: str) -> list[tuple[int, int]]:
+    """A timeline history file as (parent timeline, switch LSN) pairs, oldest first."""
+    entries = []
+    for line in text.splitlines():
+        fields = line.split()
+        if fields and not fields[0].startswith("#"):
+            entries.append((int(fields[0]), parse_lsn(fields[1])))
+    return entries
+
+
+def link_file(pg: Postgres, source: Path, target: Path) -> None:
+    """``target`` becomes the same immutable file as ``source``: a hard link (no bytes
+    copied; it outlives the source's name), or a copy on another file system."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        return
+    except OSError:
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(source, tmp)
+        pg.own(tmp)
+        os.replace(tmp, target)
+
+
+def link_ancestry(
+    pg: Postgres,
+    source: Path,
+    target: Path,
+    ext: str,
+    start_wal: str,
+    history: list[tuple[int, int]],
+) -> int:
+    """Put into archive ``target`` what a recovery from a backup starting at ``start_wal``
+    needs from archive ``source`` to reach the last switch of ``history`` (the history
+    of the timeline a restore created): the history files of the ancestor timelines and
+    every segment from ``start_wal`` on, on each ancestor timeline before its switch.
+
+    The segment holding a switch point is left out: past the switch it holds the
+    source's later WAL, and recovery reads that segment from the next timeline.
+    Returns how many files were linked.
+    """
+    spans: dict[int, tuple[int, int]] = {}  # timeline -> [first segment, switch segment)
+    begin = 0
+    for timeline, switch in history:
+        spans[timeline] = (begin, switch // SEGMENT_SIZE)
+        begin = switch // SEGMENT_SIZE
+    first = segment_number(start_wal)
+    segment = re.compile(rf"^([0-9A-F]{{8}})[0-9A-F]{{16}}\.{re.escape(ext)}$")
+    timeline_file = re.compile(rf"^([0-9A-F]{{8}})\.history\.{re.escape(ext)}$")
+    linked = 0
+    for path in sorted(source.iterdir()):
+        if match := segment.match(path.name):
+            span = spans.get(int(match[1], 16))
+            number = segment_number(path.name)
+            wanted = span is not None and max(first, span[0]) <= number < span[1]
+        elif match := timeline_file.match(path.name):
+            wanted = int(match[1], 16) in spans
+        else:
+            wanted = False
+        if wanted:
+            link_file(pg, path, target / path.name)
+            linked += 1
+    return linked
 
 
 def seal(node: Node, timeout: float = 30.0) -> datetime:

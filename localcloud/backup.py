@@ -1,4 +1,7 @@
-"""Base backups (``pg_basebackup -Ft -X stream -c fast``), retention and expiry."""
+"""Base backups (``pg_basebackup -Ft -X stream -c fast``), retention and expiry.
+
+A restored node's first backup is adopted rather than taken: see ``adopt``.
+"""
 
 from __future__ import annotations
 
@@ -57,6 +60,56 @@ def take(pg: Postgres, node: Node) -> dict:
         "end_lsn": wal["End-LSN"],
         "start_wal": archive.wal_file_name(wal["Timeline"], start_lsn),
         "size": size,
+    }
+
+
+def adopt(
+    pg: Postgres, node: Node, source: Node, source_record: dict, promoted: datetime, ext: str
+) -> dict:
+    """The first backup of ``node``, just restored from ``source``'s backup
+    ``source_record`` and promoted at ``promoted``; returns its catalog record.
+
+    A fresh ``pg_basebackup`` would copy every byte of the node a second time. Instead
+    the node gets, as hard links (copies across file systems), the backup it was
+    restored from and the archived WAL from that backup's start up to the switch to
+    the node's new timeline, with the ancestors' history files. With the node's own
+    archive (its new timeline's history file and WAL on), that is what a restore to any
+    point after ``promoted`` needs: recovery of the same backup along the same WAL to
+    the switch point, then along the new timeline. Backups and archived segments are
+    never written in place, so the source may expire or delete its copies; the
+    restored group keeps its own. Its restore window starts at ``promoted``.
+    """
+    with node.connect() as conn:
+        name = conn.execute("SELECT pg_walfile_name(pg_current_wal_lsn())").fetchone()[0]
+    timeline = int(name[:8], 16)
+    history_file = node.data / "pg_wal" / f"{timeline:08X}.history"
+    history = archive.parse_history(history_file.read_text()) if timeline > 1 else []
+    # The WAL first, so that a backup on disk always has what it needs.
+    archive.link_ancestry(
+        pg, source.archive, node.archive, ext, source_record["start_wal"], history
+    )
+    backup_id = promoted.strftime("%Y%m%dT%H%M%S%fZ")
+    partial = node.backups / f".partial-{backup_id}"
+    shutil.rmtree(partial, ignore_errors=True)
+    pg.make_dir(partial)
+    try:
+        for path in backup_dir(source, source_record).iterdir():
+            archive.link_file(pg, path, partial / path.name)
+        final = node.backups / backup_id
+        partial.rename(final)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    moment = promoted.isoformat(timespec="microseconds")
+    return {
+        "id": backup_id,
+        "start_time": moment,
+        "end_time": moment,
+        "timeline": source_record["timeline"],
+        "start_lsn": source_record["start_lsn"],
+        "end_lsn": source_record["end_lsn"],
+        "start_wal": source_record["start_wal"],
+        "size": source_record["size"],
+        "adopted_from": {"node": source.label, "backup": source_record["id"]},
     }
 
 

@@ -19,7 +19,16 @@ from psycopg import sql
 
 from . import access, archive, backup
 from .catalog import Catalog
-from .errors import Busy, InvalidName, LocalCloudError, NameTaken, NodeFailed, NotFound, NotReady
+from .errors import (
+    Busy,
+    InvalidName,
+    LocalCloudError,
+    NameTaken,
+    NodeFailed,
+    NotFound,
+    NotReady,
+    RestoreFailed,
+)
 from .model import Backup, FirewallRule, Group, NodeInfo, format_time, parse_time
 from .names import name_problem
 from .node import Node, Postgres
@@ -553,6 +562,10 @@ class Engine:
         while True:
             with self.catalog.change() as data:
                 group = self._record(data, target)
+                if not group.get("restored_from"):
+                    raise NotReady(
+                        f"Server group '{target}' was not restored; no restore to finish."
+                    )
                 if group["status"] != "Restoring":
                     if group["status"] == "Ready":
                         return self._view(group)
@@ -561,7 +574,15 @@ class Engine:
                     group["owner"] = owner_record()
                     break
             time.sleep(0.2)
-        return execute(self, target, progress or (lambda phase, node, percent: None))
+        try:
+            return execute(self, target, progress or (lambda phase, node, percent: None))
+        except OSError as error:
+            # A file the restore reads or writes went away (the source deleted meanwhile)
+            # or could not be written; execute() has already removed the target.
+            raise RestoreFailed(
+                f"The restore to '{target}' failed and was rolled back: "
+                f"{error.strerror or error}: {error.filename or ''}".rstrip(": ")
+            ) from error
 
     def abandon_restore(self, target: str) -> str:
         """Remove what an unfinished restore of ``target`` left; a Ready group stays."""

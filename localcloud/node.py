@@ -89,6 +89,37 @@ def first_fatal(text: str) -> str:
     return lines[-1] if lines else "(the server log is empty)"
 
 
+def program_error(text: str) -> str:
+    """Why a program failed: the FATAL a server quotes, else the program's first line.
+
+    Tools such as tar end with a summary that names no cause ("Exiting with failure
+    status due to previous errors"); their first line does ("No space left on device").
+    """
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines or any(marker in text for marker in ("PANIC:", "FATAL:")):
+        return first_fatal(text)
+    return lines[0]
+
+
+def full_file_system(args: tuple[str, ...]) -> str | None:
+    """The first absolute path among ``args`` whose file system has (next to) no room
+    left: a failed write often says only "Wrote only 5120 of 10240 bytes"."""
+    for arg in args:
+        path = Path(arg)
+        if not path.is_absolute():
+            continue
+        while not path.exists() and path != path.parent:
+            path = path.parent
+        try:
+            room = os.statvfs(path)
+        except OSError:
+            continue
+        free = room.f_bavail * room.f_frsize
+        if free < max(1 << 20, room.f_blocks * room.f_frsize // 100):
+            return arg
+    return None
+
+
 class Postgres:
     """How PostgreSQL programs are run on this machine: which binaries, as whom."""
 
@@ -136,7 +167,10 @@ class Postgres:
             message = f"{label}: {program} did not finish within {timeout:.0f} s."
             raise NodeFailed(message) from error
         if done.returncode != 0:
-            detail = first_fatal(done.stderr + done.stdout)
+            detail = program_error(done.stderr + done.stdout)
+            full = full_file_system(args)
+            if full and "No space left on device" not in detail:
+                detail += f" (No space left on device: the file system of {full} is full)"
             raise NodeFailed(f"{label}: {program} failed: {detail}")
         return done
 

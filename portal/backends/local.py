@@ -150,8 +150,19 @@ class LocalBackend(Backend):
             )
         return json.dumps({"target": group.name, "source": request.source_id})
 
+    @staticmethod
+    def _restore_target(token: str) -> str:
+        """The target named by a token of ``begin_restore``; anything else is refused."""
+        try:
+            target = json.loads(token)["target"]
+        except (ValueError, TypeError, KeyError):
+            target = None
+        if not isinstance(target, str):
+            raise BackendError(f"'{token}' is not a restore token of localcloud.")
+        return target
+
     def wait_restore(self, token: str, progress: ProgressCallback) -> RestoreResult:
-        target = json.loads(token)["target"]
+        target = self._restore_target(token)
         nodes: dict[str, int] = {}
         lock = threading.Lock()
 
@@ -171,7 +182,7 @@ class LocalBackend(Backend):
 
     def abandon_restore(self, token: str) -> str:
         with engine_errors():
-            return self.engine.abandon_restore(json.loads(token)["target"])
+            return self.engine.abandon_restore(self._restore_target(token))
 
     # Post-restore tasks
 

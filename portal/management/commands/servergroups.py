@@ -124,6 +124,8 @@ class Command(BaseCommand):
 
     def list(self, as_json: bool, backend_key: str | None) -> None:
         groups: list[ServerGroup] = []
+        if backend_key is not None and backend_key not in get_backends():
+            raise CommandError(f"No backend named '{backend_key}' is configured.")
         for key, backend in get_backends().items():
             if backend_key and key != backend_key:
                 continue
