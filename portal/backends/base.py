@@ -9,28 +9,14 @@ All datetimes are timezone-aware UTC.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-# Shared by every backend and by the wizard's form: 3 to 40 characters, lowercase
-# letters, digits and hyphens, not starting or ending with a hyphen (Azure's rule
-# for server group names, which localcloud adopts).
-NAME_RULE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38})[a-z0-9]$")
-NAME_RULE_TEXT = (
-    "Use 3 to 40 characters: lowercase letters, digits and hyphens, "
-    "not starting or ending with a hyphen."
-)
-
-
-def name_problem(name: str) -> str | None:
-    """The local rule for a new server group name: a message, or None when valid."""
-    if not name:
-        return "Enter a name for the new server group."
-    if not NAME_RULE.match(name):
-        return f"'{name}' is not a valid server group name. {NAME_RULE_TEXT}"
-    return None
+# One rule for new server group names, shared by every backend and the wizard's form:
+# Azure's rule, which localcloud adopts and owns (it must not import the portal).
+from localcloud.names import NAME_RULE as NAME_RULE
+from localcloud.names import name_problem as name_problem
 
 
 class BackendError(Exception):
