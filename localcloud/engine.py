@@ -476,7 +476,12 @@ class Engine:
         group = self.get_group(name)
         if group.status != "Ready":
             return False
-        ends = [b.end_time for node in group.nodes for b in node.backups]
+        backups = [b for node in group.nodes for b in node.backups]
+        if backups and all(b.adopted for b in backups):
+            # A restore made the group Ready on an adopted backup, to be quick; the
+            # agent's next pass takes one of its own, without delaying the restore.
+            return True
+        ends = [b.end_time for b in backups]
         return not ends or (now or utcnow()) - max(ends) >= self.backup_interval
 
     # Restore -------------------------------------------------------------------------

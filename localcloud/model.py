@@ -23,6 +23,7 @@ class Backup:
     start_lsn: str
     end_lsn: str
     size: int
+    adopted: bool = False  # hard links to the backup a restore started from
 
     @classmethod
     def from_record(cls, record: dict) -> Backup:
@@ -34,6 +35,7 @@ class Backup:
             start_lsn=record["start_lsn"],
             end_lsn=record["end_lsn"],
             size=record["size"],
+            adopted="adopted_from" in record,
         )
 
 

@@ -60,10 +60,8 @@ class RestoreForm(forms.Form):
         strip=True,
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
-    subscription = forms.CharField(required=False)
-    resource_group = forms.CharField(required=False)
-    location = forms.CharField(required=False)
-    source_id = forms.CharField(required=False)
+    # subscription, resource_group, location and source_id are not fields: they are
+    # shown read-only from the source, and clean() refuses a posted value that differs.
     idempotency_key = forms.UUIDField(
         error_messages={"invalid": "This form has expired; open the restore page again."},
         required=False,

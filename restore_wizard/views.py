@@ -184,10 +184,6 @@ def restore_details(request: HttpRequest, backend: str, name: str) -> HttpRespon
         initial={
             "choice": choice,
             "idempotency_key": uuid.uuid4(),
-            "subscription": group.subscription,
-            "resource_group": group.resource_group,
-            "location": group.location,
-            "source_id": group.id,
         },
         backend=context["backend"],
         group=group,

@@ -142,3 +142,14 @@ def test_only_the_wal_on_the_path_to_the_switch_is_linked(tmp_path):
     )
     assert count == len(linked)
     assert (target / linked[0]).stat().st_ino == (source / linked[0]).stat().st_ino
+
+
+def test_a_restored_group_is_due_a_backup_of_its_own_at_once(engine, source):
+    # The agent backs up every group that is due on its next pass.
+    engine.restore("src", "adopt-own")
+    assert engine.backup_due("adopt-own")
+    engine.backup_group("adopt-own")
+    backups = engine.get_group("adopt-own").nodes[0].backups
+    assert [b.adopted for b in backups] == [True, False]
+    assert not engine.backup_due("adopt-own")
+    engine.delete_group("adopt-own")

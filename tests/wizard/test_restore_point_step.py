@@ -2,6 +2,9 @@
 
 import pytest
 
+from portal.backends.base import RestoreWindow
+from restore_wizard.services import restore_window_in_seconds
+
 from .conftest import DETAILS_URL, RESTORE_URL
 
 pytestmark = pytest.mark.django_db
@@ -12,7 +15,9 @@ def test_step_one_shows_the_earliest_point_and_latest_time_in_utc(operator_clien
 
     html = response.content.decode()
     assert response.status_code == 200
-    shown_earliest = source.earliest_restore.replace(microsecond=0).strftime("%Y-%m-%d %H:%M")
+    # The wizard rounds a fractional earliest point up to the whole second it can restore.
+    window = RestoreWindow(source.earliest_restore, source.earliest_restore)
+    shown_earliest = restore_window_in_seconds(window).earliest.strftime("%Y-%m-%d %H:%M:%S")
     assert "Earliest restore point" in html and "Custom restore point" in html
     assert shown_earliest in html
     assert '<dd id="earliest-restore-point"><time' in html
