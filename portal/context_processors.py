@@ -1,4 +1,4 @@
-from functools import cache
+from functools import cache, cached_property
 
 from django.conf import settings
 from django.db.models import Count, Max, Q
@@ -20,6 +20,30 @@ def chrome_urls() -> dict[str, str]:
     return {name: reverse(name) for name in CHROME_PAGES}
 
 
+class Bell:
+    """The bell's figures, read only when a template shows them: partials rendered for
+    htmx (a wizard step, the name check) carry no chrome and cost no query."""
+
+    def __init__(self, user):
+        self.user = user
+
+    @cached_property
+    def figures(self) -> dict:
+        # One query: the unread count for the badge, and the newest id so that the
+        # badge's poll can tell which notifications arrived after this page.
+        return self.user.notifications.aggregate(
+            unread_count=Count("id", filter=Q(read_at__isnull=True)), newest_id=Max("id")
+        )
+
+    @property
+    def unread_count(self) -> int:
+        return self.figures["unread_count"]
+
+    @property
+    def newest_id(self) -> int:
+        return self.figures["newest_id"] or 0
+
+
 def chrome(request):
     """What the portal chrome (top bar, bell) needs on every page."""
     context = {
@@ -29,11 +53,5 @@ def chrome(request):
     }
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        # One query: the unread count for the badge, and the newest id so that the
-        # badge's poll can tell which notifications arrived after this page.
-        bell = user.notifications.aggregate(
-            unread_count=Count("id", filter=Q(read_at__isnull=True)), newest_id=Max("id")
-        )
-        context["unread_count"] = bell["unread_count"]
-        context["newest_id"] = bell["newest_id"] or 0
+        context["bell"] = Bell(user)
     return context

@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
+from django_tasks_db import DatabaseBackend
 
 from portal.backends import BackendError, get_backend
 from portal.backends.base import Backend, Progress, RestoreRequest, RestoreWindow, ServerGroup
@@ -146,7 +147,12 @@ def restore_operation_start(
                 detail=operation_detail(operation),
             )
             operation_id = operation.pk
-            transaction.on_commit(lambda: run_restore.enqueue(operation_id))
+            if isinstance(run_restore.get_backend(), DatabaseBackend):
+                # The task row is written by this transaction too: the operation and
+                # its task exist together or not at all.
+                run_restore.enqueue(operation_id)
+            else:
+                transaction.on_commit(lambda: run_restore.enqueue(operation_id))
     except IntegrityError:
         again = RestoreOperation.objects.filter(idempotency_key=idempotency_key).first()
         if again is not None:

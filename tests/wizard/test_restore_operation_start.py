@@ -137,3 +137,26 @@ def test_two_browsers_submitting_the_same_new_name_at_once_start_one_restore(
     assert DBTaskResult.objects.count() == 1
     assert len(gated.requests_to("POST", "checkNameAvailability")) == 2
     assert not restore_puts(gated)
+
+
+@pytest.mark.django_db
+def test_with_the_database_task_backend_the_operation_and_its_task_commit_together(
+    operator, azure, settings
+):
+    from django.db import transaction
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    operation, created = start(operator, "orders-r1")
+    assert created
+    task = DBTaskResult.objects.get()
+    assert task.args_kwargs["args"] == [operation.pk]
+
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort), transaction.atomic():
+        start(operator, "orders-r2")
+        raise Abort  # whatever fails after: neither row is left behind
+    assert not RestoreOperation.objects.filter(target_name="orders-r2").exists()
+    assert DBTaskResult.objects.count() == 1
