@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -75,6 +77,21 @@ def servergroup_refresh(request: HttpRequest) -> HttpResponse:
     return response
 
 
+GROUP_PAGES = [
+    "servergroup_overview",
+    "restore_start",
+    "restore_details",
+    "restore_check_name",
+    "post_restore",
+]
+
+
+@lru_cache(maxsize=4096)
+def group_urls(backend_key: str, name: str) -> dict[str, str]:
+    """The links of one server group's pages, reversed once per process, not per link."""
+    return {page: reverse(page, args=[backend_key, name]) for page in GROUP_PAGES}
+
+
 def servergroup_context(request: HttpRequest, backend_key: str, name: str) -> dict:
     """What every page of one server group needs; raises BackendError when it can't."""
     backend = get_backend(backend_key)
@@ -88,6 +105,7 @@ def servergroup_context(request: HttpRequest, backend_key: str, name: str) -> di
         "backend": backend,
         "group": group,
         "restore_blocker": backend.restore_blocker(group),
+        "urls": group_urls(group.backend, group.name),
         "may_restore": services.may_restore(request.user),
     }
 

@@ -22,10 +22,19 @@ from .conftest import BASE_PORT, REPO
 
 PORTS = BASE_PORT + 800
 SOURCE = "fz-src"
+# Derandomized, so that CI runs the same examples every time; widen max_examples (or
+# drop derandomize) locally to explore further.
 FUZZ = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-text = st.text(st.characters(blacklist_categories=["Cs"]), max_size=60)
+# A word that starts with "-" is an option, which argparse answers itself ("-h" prints
+# the help and exits 0): the fuzz is about values, so values never start with "-".
+text = st.text(st.characters(blacklist_categories=["Cs"]), max_size=60).filter(
+    lambda word: not word.startswith("-")
+)
 bad_names = text.filter(lambda name: name_problem(name) is not None)
 flags = st.lists(st.sampled_from(["--json", "--backend", "local", "nowhere", "-v", "3"]))
 
