@@ -13,17 +13,9 @@ import time
 from bench.django_env import portal_test_env, signed_in_client
 from bench.stack import Stack
 from bench.timing import measure_against
+from tests import chromium
 
 COUNT = 200
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 def step_times(rec) -> None:
@@ -84,7 +76,7 @@ def ok_to_ready(rec) -> None:
 
         with sync_playwright() as driver:
             browser = driver.chromium.launch(
-                executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+                executable_path=chromium.EXECUTABLE, headless=True, args=chromium.ARGS
             )
             page = browser.new_page()
             page.goto(f"{stack.url}/signin/")

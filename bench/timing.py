@@ -12,21 +12,6 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[index]
 
 
-def measure(client, url: str, *, count: int = 200, warmup: int = 10, headers=None) -> dict:
-    """Times ``count`` GETs of ``url`` (after a warm-up); milliseconds."""
-    headers = headers or {}
-    for _ in range(warmup):
-        response = client.get(url, headers=headers)
-        assert response.status_code == 200, (url, response.status_code)
-    samples = []
-    for _ in range(count):
-        begin = time.perf_counter()
-        response = client.get(url, headers=headers)
-        samples.append((time.perf_counter() - begin) * 1000)
-        assert response.status_code == 200, (url, response.status_code)
-    return summary(samples)
-
-
 def measure_against(client, url: str, baseline_url: str, *, count: int = 200) -> tuple[dict, dict]:
     """Times ``url`` and ``baseline_url`` alternately, so that both see the same machine.
 

@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group
 
+from tests import chromium
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-results"
-CHROMIUM = os.environ.get("PORTAL_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "correct-horse-battery-staple"
 
 
@@ -107,17 +108,9 @@ def playwright():
 def browser_type_launch_args(browser_type_launch_args):
     return {
         **browser_type_launch_args,
-        "executable_path": CHROMIUM,
+        "executable_path": chromium.EXECUTABLE,
         "headless": True,
-        "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--disable-quic",
-        ],
+        "args": chromium.ARGS,
     }
 
 
