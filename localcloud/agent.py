@@ -32,6 +32,8 @@ class Agent:
         done = []
         for name in self.engine.clean_stale(self.stale_grace):
             done.append(f"{name}: removed an unfinished restore or creation whose process died")
+        for preview_id in self.engine.sweep_previews():
+            done.append(f"preview {preview_id}: removed at the end of its time-to-live")
         for group in self.engine.list_groups():
             try:
                 if self.engine.ensure_running(group.name):
@@ -42,6 +44,8 @@ class Agent:
                 expired = self.engine.expire(group.name)
                 if expired:
                     done.append(f"{group.name}: expired {expired} backup(s)")
+                if group.status in ("Ready", "Stopped"):
+                    self.engine.index_events(group.name)
             except LocalCloudError as error:
                 done.append(f"{group.name}: {error}")
                 log.warning("%s", error)

@@ -29,7 +29,18 @@ from .errors import (
     NotReady,
     RestoreFailed,
 )
-from .model import Backup, FirewallRule, Group, NodeInfo, format_time, parse_time
+from .model import (
+    Backup,
+    EventIndex,
+    FirewallRule,
+    Group,
+    NodeInfo,
+    Preview,
+    PreviewTable,
+    QueryResult,
+    format_time,
+    parse_time,
+)
 from .names import name_problem
 from .node import Node, Postgres
 
@@ -104,6 +115,8 @@ class Engine:
         backup_interval: timedelta = timedelta(hours=24),
         pg_bin: str | Path = PG_BIN,
         os_user: str = "postgres",
+        large_change_rows: int = 1000,
+        preview_ttl: timedelta = timedelta(minutes=15),
     ):
         self.root = Path(root).absolute()
         self.subscription = subscription
@@ -115,6 +128,9 @@ class Engine:
         self.pg = Postgres(pg_bin, os_user)
         self.catalog = Catalog(self.root)
         self.bin_dir = self.root / "bin"
+        # A DELETE or UPDATE of more rows than this in one transaction is an event.
+        self.large_change_rows = large_change_rows
+        self.preview_ttl = preview_ttl
         self._prepared = False
 
     # Paths ---------------------------------------------------------------------------
@@ -614,6 +630,69 @@ class Engine:
             self._remove(name)
             cleaned.append(name)
         return cleaned
+
+    # The WAL event index (events.py) ---------------------------------------------------
+
+    def index_events(self, name: str) -> int:
+        """Read the archived WAL of ``name`` not indexed yet; returns how many WAL
+        records were read. Incremental: each call starts where the last one stopped."""
+        from . import events
+
+        return events.index_group(self, name)
+
+    def events(
+        self, name: str, start: datetime | None = None, end: datetime | None = None
+    ) -> EventIndex:
+        """The indexed events and activity of ``name`` between ``start`` and ``end``
+        (both inclusive, None: unbounded). Reads the index only: fast."""
+        from . import events
+
+        return events.read_group(self, name, start, end)
+
+    # Previews (preview.py) -------------------------------------------------------------
+
+    def preview_start(
+        self, name: str, point: datetime, node: str = "coordinator", ttl: timedelta | None = None
+    ) -> Preview:
+        """Start a read-only recovery of one node of ``name`` paused at ``point``;
+        returns at once with status Starting (``preview_status`` tells when it is Ready)."""
+        from . import preview
+
+        return preview.start(self, name, point, node, ttl or self.preview_ttl)
+
+    def preview_status(self, preview_id: str) -> Preview:
+        from . import preview
+
+        return preview.status(self, preview_id)
+
+    def preview_tables(self, preview_id: str) -> list[PreviewTable]:
+        from . import preview
+
+        return preview.tables(self, preview_id)
+
+    def preview_query(
+        self, preview_id: str, query: str, *, limit: int = 100, timeout: float = 5.0
+    ) -> QueryResult:
+        from . import preview
+
+        return preview.query(self, preview_id, query, limit=limit, timeout=timeout)
+
+    def preview_close(self, preview_id: str) -> bool:
+        """Stop and remove a preview; False when there was none (closed or expired)."""
+        from . import preview
+
+        return preview.close(self, preview_id)
+
+    def list_previews(self) -> list[Preview]:
+        from . import preview
+
+        return preview.list_all(self)
+
+    def sweep_previews(self, now: datetime | None = None) -> list[str]:
+        """Remove previews past their time-to-live; returns their ids."""
+        from . import preview
+
+        return preview.sweep(self, now or utcnow())
 
     # Firewall rules and parameters ---------------------------------------------------
 

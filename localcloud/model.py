@@ -97,3 +97,75 @@ class Group:
         if not self.has_backup:
             return None
         return max(min(b.end_time for b in node.backups) for node in self.nodes)
+
+
+# The WAL event index (events.py) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WalEvent:
+    """A destructive transaction found in a node's archived WAL."""
+
+    node: str  # "coordinator", "worker-1", ...
+    kind: str  # "DROP TABLE", "TRUNCATE", "DELETE" or "UPDATE"
+    commit_time: datetime  # the commit record's timestamp, UTC
+    # The last commit on that node before this transaction's commit: restoring to it
+    # gives the data just before the event. None when it lies before the indexed WAL.
+    before: datetime | None
+    database: str  # "" when it cannot be resolved
+    relations: tuple[str, ...]  # "schema.table", or "file node 16385" when unresolved
+    rows: int  # rows deleted or updated (0 for DROP TABLE and TRUNCATE)
+    xid: int
+    lsn: str  # of the commit record
+    timeline: int
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Commits and changed rows of one node in one minute (from the WAL)."""
+
+    node: str
+    minute: datetime  # the minute's start, UTC
+    commits: int
+    rows: int
+
+
+@dataclass(frozen=True)
+class EventIndex:
+    """What the WAL index knows of a group between two points."""
+
+    events: tuple[WalEvent, ...]
+    activity: tuple[Activity, ...]
+    # Per node, the commit time of the last commit indexed (None: nothing indexed yet).
+    indexed_until: dict[str, datetime | None] = field(default_factory=dict)
+
+
+# Previews: a read-only recovery paused at T (preview.py) ---------------------------------
+
+
+@dataclass(frozen=True)
+class Preview:
+    id: str
+    group: str
+    node: str
+    point: datetime  # the point the preview shows, UTC
+    status: str  # "Starting", "Ready" or "Failed"
+    created_at: datetime
+    expires_at: datetime  # torn down at this time at the latest
+    message: str = ""  # why it failed, word for word
+
+
+@dataclass(frozen=True)
+class PreviewTable:
+    schema: str
+    name: str
+    rows: int
+    exact: bool  # False: an estimate (the count ran out of time)
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str | None, ...], ...]  # values as text, None for NULL
+    truncated: bool  # more rows existed than the limit
+    elapsed_ms: float
