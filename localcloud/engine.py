@@ -375,7 +375,12 @@ class Engine:
         return self.get_group(name)
 
     def _remove(self, name: str) -> None:
-        """Stop every node of ``name``, delete its files and its catalog entry."""
+        """Stop every node of ``name``, delete its files and its catalog entry (and its
+        previews and WAL index entries)."""
+        from . import events, preview
+
+        preview.close_for_group(self, name)
+        events.forget(self, name)
         data = self.catalog.read()
         group = data["groups"].get(name)
         if group is not None:

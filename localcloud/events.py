@@ -23,3 +23,8 @@ def read_group(
     engine: Engine, name: str, start: datetime | None, end: datetime | None
 ) -> EventIndex:
     raise NotImplementedError
+
+
+def forget(engine: Engine, name: str) -> None:
+    """Drop everything the index holds of group ``name`` (it is being deleted)."""
+    raise NotImplementedError

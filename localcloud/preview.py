@@ -40,3 +40,8 @@ def list_all(engine: Engine) -> list[Preview]:
 
 def sweep(engine: Engine, now: datetime) -> list[str]:
     raise NotImplementedError
+
+
+def close_for_group(engine: Engine, name: str) -> list[str]:
+    """Close every preview of group ``name`` (it is being deleted); returns their ids."""
+    raise NotImplementedError

@@ -3,6 +3,7 @@ with a writer committing on every node, shared by the tests that only read it.""
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +13,7 @@ from localcloud import Engine
 from localcloud.testing import Writer, create_ticks, processes_under, temporary_engine
 
 # Far from the portal's default range, so a running portal is not disturbed.
-BASE_PORT = 26432
+BASE_PORT = int(os.environ.get("LOCALCLOUD_TEST_BASE_PORT", "26432"))
 
 
 @pytest.fixture(scope="session")
