@@ -209,6 +209,10 @@ def backend_registry() -> dict[str, dict]:
                 "retention_days": env_float("LOCALCLOUD_RETENTION_DAYS", 7.0),
                 "backup_interval_hours": env_float("LOCALCLOUD_BACKUP_HOURS", 24.0),
                 "pg_bin": os.environ.get("LOCALCLOUD_PG_BIN", ""),
+                # A DELETE or UPDATE of at least this many rows in one transaction is
+                # marked on the restore timeline.
+                "large_change_rows": int(env_float("LOCALCLOUD_LARGE_CHANGE_ROWS", 1000)),
+                "preview_minutes": env_float("LOCALCLOUD_PREVIEW_MINUTES", 15.0),
             },
         }
     if "azure" in enabled and env_list("AZURE_SUBSCRIPTION_IDS"):
@@ -228,6 +232,9 @@ PORTAL_BACKENDS = backend_registry()
 PORTAL_PRODUCT_NAME = os.environ.get("PORTAL_PRODUCT_NAME", "Restore portal")
 PORTAL_PAGE_SIZE = int(os.environ.get("PORTAL_PAGE_SIZE", "25"))
 PORTAL_POLL_SECONDS = env_float("PORTAL_POLL_SECONDS", 2.0)
+# Previews of the data at T: how many rows a query shows, and how long it may run.
+PORTAL_PREVIEW_ROW_LIMIT = int(env_float("PORTAL_PREVIEW_ROW_LIMIT", 100))
+PORTAL_PREVIEW_TIMEOUT_SECONDS = env_float("PORTAL_PREVIEW_TIMEOUT_SECONDS", 5.0)
 
 LOGGING = {
     "version": 1,

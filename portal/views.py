@@ -82,6 +82,9 @@ GROUP_PAGES = [
     "restore_start",
     "restore_details",
     "restore_check_name",
+    "restore_point",
+    "restore_timeline_refresh",
+    "restore_preview_start",
     "post_restore",
 ]
 

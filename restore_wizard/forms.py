@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
 
@@ -14,6 +17,8 @@ from . import services
 from .models import RestoreOperation
 
 POINT_FORMAT_HELP = "Enter the restore point as a date and time in UTC, e.g. 2026-11-24 20:31:05."
+LOCAL_FORMAT_HELP = "Enter the local time as a date and time, e.g. 2026-11-24 21:31:05."
+ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$")
 
 # Shown read-only; a posted value that differs is tampering, and is refused.
 LOCKED_FIELDS = {
@@ -24,16 +29,24 @@ LOCKED_FIELDS = {
 }
 
 
-def parse_utc(text: str) -> datetime | None:
-    """A time typed into a field labelled UTC: naive means UTC, an offset is honoured."""
-    text = text.strip().replace(" ", "T", 1)
+def parse_typed(text: str) -> datetime | None:
+    """A date and time as typed (ISO 8601, a space or T between date and time, Z or
+    an offset allowed); naive when no offset was typed. None when it is not one."""
+    text = text.strip()[:64].replace(" ", "T", 1)
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
+    if len(text) < 16:  # a date alone is not a point in time
+        return None
     try:
-        moment = datetime.fromisoformat(text)
+        return datetime.fromisoformat(text)
     except ValueError:
         return None
-    if len(text) < 16:  # a date alone is not a point in time
+
+
+def parse_utc(text: str) -> datetime | None:
+    """A time typed into a field labelled UTC: naive means UTC, an offset is honoured."""
+    moment = parse_typed(text)
+    if moment is None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
@@ -41,6 +54,72 @@ def parse_utc(text: str) -> datetime | None:
         return moment.astimezone(UTC)
     except OverflowError:  # an offset pushing year 1 or 9999 out of range
         return None
+
+
+def time_zone(name: str) -> ZoneInfo | None:
+    """The browser's IANA time zone, or None when the name is not one."""
+    if not name or len(name) > 64 or not ZONE_NAME.match(name):
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class PointReading:
+    """A custom restore point as the DBA typed it: in UTC or in the browser's time zone."""
+
+    moment: datetime | None  # UTC; None when nothing valid was typed
+    typed_in: str  # "utc" or "local"
+    zone: ZoneInfo | None  # the browser's time zone, when it sent one
+    error: str = ""
+
+
+def read_point(data) -> PointReading:
+    """Read the custom point from posted or queried ``data``: ``point`` (UTC) or, when
+    ``point_source`` is "local", ``point_local`` in the zone ``time_zone``."""
+    zone = time_zone(str(data.get("time_zone", "")).strip())
+    if data.get("point_source") != "local":
+        text = str(data.get("point", ""))
+        if not text.strip():
+            return PointReading(
+                None, "utc", zone, "Enter a restore point in UTC for a custom restore."
+            )
+        moment = parse_utc(text)
+        return PointReading(moment, "utc", zone, "" if moment else POINT_FORMAT_HELP)
+    text = str(data.get("point_local", ""))
+    if zone is None:
+        return PointReading(
+            None,
+            "local",
+            None,
+            "Your browser did not say which time zone it is in; type the restore point in UTC.",
+        )
+    if not text.strip():
+        return PointReading(None, "local", zone, "Enter a restore point for a custom restore.")
+    typed = parse_typed(text)
+    if typed is None:
+        return PointReading(None, "local", zone, LOCAL_FORMAT_HELP)
+    if typed.tzinfo is not None:  # an offset typed by hand wins over the zone
+        return PointReading(parse_utc(text), "local", zone)
+    first, second = typed.replace(tzinfo=zone, fold=0), typed.replace(tzinfo=zone, fold=1)
+    shown = typed.strftime("%Y-%m-%d %H:%M:%S")
+    if first.utcoffset() != second.utcoffset():
+        # Either the clocks went back (the time happened twice) or jumped (never happened).
+        back = first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == typed
+        why = (
+            "happened twice in {zone} (the clocks went back)"
+            if back
+            else "did not exist in {zone} (the clocks went forward)"
+        ).format(zone=zone.key)
+        return PointReading(
+            None, "local", zone, f"{shown} {why}; type the restore point in UTC to be exact."
+        )
+    try:
+        return PointReading(first.astimezone(UTC), "local", zone)
+    except OverflowError:
+        return PointReading(None, "local", zone, LOCAL_FORMAT_HELP)
 
 
 class RestoreForm(forms.Form):
@@ -54,6 +133,10 @@ class RestoreForm(forms.Form):
         },
     )
     point = forms.CharField(label="Restore point (UTC)", required=False)
+    # The same point typed in the browser's time zone (see read_point).
+    point_local = forms.CharField(required=False)
+    time_zone = forms.CharField(required=False)
+    point_source = forms.CharField(required=False)
     target_name = forms.CharField(
         label="Restore to new server",
         required=False,
@@ -83,14 +166,12 @@ class RestoreForm(forms.Form):
         self.now = now
 
     def clean_point(self) -> datetime | None:
-        text = self.cleaned_data.get("point", "")
         if self.data.get("choice") != RestoreOperation.Choice.CUSTOM:
             return None
-        if not text.strip():
-            raise forms.ValidationError("Enter a restore point in UTC for a custom restore.")
-        moment = parse_utc(text[:64])
-        if moment is None:
-            raise forms.ValidationError(POINT_FORMAT_HELP)
+        reading = read_point(self.data)
+        if reading.moment is None:
+            raise forms.ValidationError(reading.error)
+        moment = reading.moment
         problem = services.restore_point_problem(moment, self.window, self.now)
         if problem:
             raise forms.ValidationError(problem)

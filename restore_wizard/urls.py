@@ -15,6 +15,36 @@ urlpatterns = [
         name="restore_check_name",
     ),
     path(
+        "servergroups/<str:backend>/<str:name>/restore/point/",
+        views.restore_point,
+        name="restore_point",
+    ),
+    path(
+        "servergroups/<str:backend>/<str:name>/restore/timeline/",
+        views.refresh_timeline,
+        name="restore_timeline_refresh",
+    ),
+    path(
+        "servergroups/<str:backend>/<str:name>/restore/preview/",
+        views.preview_start,
+        name="restore_preview_start",
+    ),
+    path(
+        "servergroups/<str:backend>/<str:name>/restore/preview/<str:preview_id>/",
+        views.preview_panel,
+        name="restore_preview",
+    ),
+    path(
+        "servergroups/<str:backend>/<str:name>/restore/preview/<str:preview_id>/query/",
+        views.preview_query,
+        name="restore_preview_query",
+    ),
+    path(
+        "servergroups/<str:backend>/<str:name>/restore/preview/<str:preview_id>/close/",
+        views.preview_close,
+        name="restore_preview_close",
+    ),
+    path(
         "servergroups/<str:backend>/<str:name>/post-restore/",
         views.post_restore,
         name="post_restore",

@@ -8,7 +8,9 @@ wizard works without JavaScript; with htmx the steps swap in place.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -25,8 +27,8 @@ from portal.models import ActivityEvent
 from portal.services import activity_record
 from portal.views import servergroup_context
 
-from . import selectors, services
-from .forms import RestoreForm
+from . import selectors, services, timeline
+from .forms import PointReading, RestoreForm, read_point
 from .models import RestoreOperation
 
 TEMPLATE = "restore_wizard/restore.html"
@@ -129,6 +131,7 @@ def restore(request: HttpRequest, backend: str, name: str) -> HttpResponse:
     except services.RestoreRefused as refused_error:
         form.add_error(refused_error.field, refused_error.message)
         return details_response(request, context, form, data["choice"])
+    previews_close(request, context["backend"], context["group"].name)
     return operation_started(request, operation, created=created)
 
 
@@ -164,8 +167,88 @@ def operation_started(request: HttpRequest, operation: RestoreOperation, *, crea
 
 def details_response(request, context, form, choice) -> HttpResponse:
     context.update(step=2, form=form, choice=choice)
+    if choice == RestoreOperation.Choice.CUSTOM:
+        data = form.data if form.is_bound else {"point": form.initial.get("point", "")}
+        timeline_context(context, read_point(data).moment)
     template = TEMPLATE + ("#step2" if request.htmx else "")
     return render(request, template, context)
+
+
+def timeline_context(context: dict, point) -> dict:
+    """The restore window drawn with the backend's WAL events (when it has them)."""
+    backend, group, window = context["backend"], context["group"], context["window"]
+    found = None
+    context["timeline_error"] = ""
+    if backend.has_timeline:
+        try:
+            found = backend.restore_timeline(group.id, window)
+        except BackendError as error:
+            context["timeline_error"] = error.message
+    rows, hidden = ([], 0)
+    if found is not None:
+        rows, hidden = timeline.event_rows(found, window, context["urls"]["restore_details"])
+    context.update(
+        timeline=found,
+        timeline_svg=timeline.render(found, window, point, context["urls"]["restore_details"]),
+        event_rows=rows,
+        events_hidden=hidden,
+        preview_nodes=[node.name for node in group.nodes] or ["coordinator"],
+    )
+    return context
+
+
+@require_GET
+def restore_point(request: HttpRequest, backend: str, name: str) -> HttpResponse:
+    """As you type a custom point: what it is in UTC and in your time, whether it can be
+    restored to, the other field filled in, and the point marked on the timeline."""
+    context, refused = open_wizard(request, backend, name)
+    if refused:
+        return refused
+    reading = read_point(request.GET)
+    problem = ""
+    if reading.moment is not None:
+        problem = (
+            services.restore_point_problem(reading.moment, context["window"], context["now"]) or ""
+        )
+    context.update(point_context(reading, request.GET.get("point_source") or "utc"))
+    context["point_problem"] = problem
+    timeline_context(context, reading.moment if not problem else None)
+    return render(request, TEMPLATE + "#point-conversion", context)
+
+
+def point_context(reading: PointReading, source: str) -> dict:
+    """The point in both forms, and which inputs the answer rewrites (never the one the
+    DBA is typing in)."""
+    moment, zone = reading.moment, reading.zone
+    local = moment.astimezone(zone) if moment is not None and zone is not None else None
+    return {
+        "reading": reading,
+        "point_utc_text": timeline.input_text(moment.astimezone(UTC)) if moment else "",
+        "point_local_text": timeline.input_text(local) if local is not None else "",
+        "point_local": local,
+        "zone_name": zone.key if zone is not None else "",
+        "zone_abbr": local.tzname() if local is not None else "",
+        "rewrite_utc": moment is not None and source in ("local", "event"),
+        "rewrite_local": local is not None and source in ("utc", "event"),
+        "point_source": "local" if source == "local" else "utc",
+    }
+
+
+@require_POST
+def refresh_timeline(request: HttpRequest, backend: str, name: str) -> HttpResponse:
+    """Index the WAL archived since the last pass now, and draw the timeline again."""
+    context, refused = open_wizard(request, backend, name)
+    if refused:
+        return refused
+    reading = read_point(request.POST)
+    try:
+        context["backend"].refresh_timeline(context["group"].id)
+    except BackendError as error:
+        timeline_context(context, reading.moment)
+        context["timeline_error"] = f"The WAL could not be indexed: {error.message}"
+    else:
+        timeline_context(context, reading.moment)
+    return render(request, TEMPLATE + "#timeline-section", context)
 
 
 @require_GET
@@ -184,6 +267,7 @@ def restore_details(request: HttpRequest, backend: str, name: str) -> HttpRespon
         initial={
             "choice": choice,
             "idempotency_key": uuid.uuid4(),
+            "point": request.GET.get("point", "")[:64],
         },
         backend=context["backend"],
         group=group,
@@ -311,3 +395,146 @@ def copy_from_source(request: HttpRequest, backend: str, name: str, what: str) -
     if request.htmx:
         return HttpResponseClientRedirect(destination)
     return redirect(destination)
+
+
+# Previews: the data at T, read-only, before OK ------------------------------------------
+
+PREVIEW_TEMPLATE = "restore_wizard/preview.html"
+
+
+def session_previews(request: HttpRequest) -> dict[str, list[str]]:
+    """Previews this browser session started: id -> [backend, group name]."""
+    return request.session.setdefault("previews", {})
+
+
+def previews_close(request: HttpRequest, backend, group_name: str) -> None:
+    """Tear down this session's previews of ``group_name`` (a new one, OK, or leaving)."""
+    previews = session_previews(request)
+    for preview_id, (key, name) in list(previews.items()):
+        if key == backend.key and name == group_name:
+            try:
+                backend.preview_close(preview_id)
+            except BackendError:
+                pass  # already gone, or the agent's time-to-live sweep will take it
+            del previews[preview_id]
+            request.session.modified = True
+
+
+def preview_response(request, context: dict, status: int = 200) -> HttpResponse:
+    context.update(
+        row_limit=settings.PORTAL_PREVIEW_ROW_LIMIT,
+        query_timeout=settings.PORTAL_PREVIEW_TIMEOUT_SECONDS,
+    )
+    return render(request, PREVIEW_TEMPLATE + "#panel", context, status=status)
+
+
+@require_POST
+def preview_start(request: HttpRequest, backend: str, name: str) -> HttpResponse:
+    """Preview data at this point: a read-only copy of one node paused at T."""
+    context, refused = open_wizard(request, backend, name)
+    if refused:
+        return refused
+    source = context["backend"]
+    if not source.can_preview:
+        context["preview_error"] = f"The {source.label} backend cannot preview data at a point."
+        return preview_response(request, context)
+    reading = read_point(request.POST)
+    problem = reading.error
+    if reading.moment is not None:
+        problem = services.restore_point_problem(reading.moment, context["window"], context["now"])
+    node = request.POST.get("preview_node", "coordinator")
+    if node not in [n.name for n in context["group"].nodes]:
+        problem = problem or f"The server group {name} has no node '{node[:40]}'."
+    if problem:
+        context["preview_error"] = problem
+        return preview_response(request, context)
+    previews_close(request, source, name)
+    try:
+        preview = source.preview_start(context["group"].id, reading.moment, node)
+    except BackendError as error:
+        context["preview_error"] = f"The preview could not start: {error.message}"
+        return preview_response(request, context)
+    session_previews(request)[preview.id] = [source.key, name]
+    request.session.modified = True
+    activity_record(
+        actor=request.user,
+        action="preview",
+        result=ActivityEvent.Result.SUCCEEDED,
+        backend=source.key,
+        target=name,
+        detail={"point": reading.moment.isoformat(), "node": node, "preview": preview.id},
+    )
+    context["preview"] = preview
+    return preview_response(request, context)
+
+
+def owned_preview(request: HttpRequest, backend: str, name: str, preview_id: str):
+    """(context, None) when this session started ``preview_id`` on this group."""
+    context, refused = open_wizard(request, backend, name)
+    if refused:
+        return None, refused
+    if session_previews(request).get(preview_id) != [backend, name]:
+        context["preview_error"] = (
+            "This preview is closed, has expired, or was started in another browser session. "
+            "Start a new one."
+        )
+        return None, preview_response(request, context)
+    return context, None
+
+
+@require_GET
+def preview_panel(request: HttpRequest, backend: str, name: str, preview_id: str) -> HttpResponse:
+    """The preview's state, polled while it starts; its tables once it is ready."""
+    context, answered = owned_preview(request, backend, name, preview_id)
+    if answered:
+        return answered
+    source = context["backend"]
+    try:
+        preview = source.preview_status(preview_id)
+        if preview.status == "Ready":
+            context["tables"] = source.preview_tables(preview_id)
+    except BackendError as error:
+        session_previews(request).pop(preview_id, None)
+        request.session.modified = True
+        context["preview_error"] = error.message
+        return preview_response(request, context)
+    context["preview"] = preview
+    return preview_response(request, context)
+
+
+@require_POST
+def preview_query(request: HttpRequest, backend: str, name: str, preview_id: str) -> HttpResponse:
+    """One bounded read-only query on the preview."""
+    context, answered = owned_preview(request, backend, name, preview_id)
+    if answered:
+        return answered
+    sql = request.POST.get("sql", "")
+    context["sql"] = sql
+    try:
+        context["result"] = context["backend"].preview_query(
+            preview_id,
+            sql,
+            limit=settings.PORTAL_PREVIEW_ROW_LIMIT,
+            timeout=settings.PORTAL_PREVIEW_TIMEOUT_SECONDS,
+        )
+    except BackendError as error:
+        context["query_error"] = error.message
+    return render(request, PREVIEW_TEMPLATE + "#results", context)
+
+
+@require_POST
+def preview_close(request: HttpRequest, backend: str, name: str, preview_id: str) -> HttpResponse:
+    """Close the preview (the Close button, or the page being left: a beacon)."""
+    context, answered = owned_preview(request, backend, name, preview_id)
+    if answered:
+        return answered
+    try:
+        context["backend"].preview_close(preview_id)
+    except BackendError as error:
+        context["preview_error"] = error.message
+    session_previews(request).pop(preview_id, None)
+    request.session.modified = True
+    if not request.htmx:
+        return HttpResponse(status=204)
+    context["preview_closed"] = True
+    return preview_response(request, context)

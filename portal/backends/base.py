@@ -138,6 +138,61 @@ class CopyResult:
     needs_restart: bool = False
 
 
+@dataclass(frozen=True)
+class TimelineEvent:
+    """A destructive transaction found in a group's WAL (DROP TABLE, TRUNCATE, or a
+    DELETE or UPDATE of many rows)."""
+
+    node: str
+    kind: str
+    commit_time: datetime
+    # The last commit on that node before the event: restoring to it is "just before".
+    before: datetime | None
+    database: str
+    relations: tuple[str, ...]
+    rows: int = 0
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """What the wizard draws over the restore window."""
+
+    backups: tuple[tuple[str, datetime], ...]  # (node, end time) of each retained backup
+    events: tuple[TimelineEvent, ...]  # oldest first
+    activity: tuple[tuple[datetime, int], ...]  # (minute, commits over every node), sorted
+    # The oldest, over nodes, of each node's last indexed commit: events after it are
+    # not known yet. None when nothing is indexed.
+    indexed_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PreviewInfo:
+    """A temporary read-only copy of one node, paused at ``point``."""
+
+    id: str
+    node: str
+    point: datetime
+    status: str  # "Starting", "Ready" or "Failed"
+    expires_at: datetime
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class PreviewTable:
+    schema: str
+    name: str
+    rows: int
+    exact: bool = True
+
+
+@dataclass(frozen=True)
+class PreviewRows:
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str | None, ...], ...]
+    truncated: bool
+    elapsed_ms: float
+
+
 class Backend:
     """The base every cloud backend extends.
 
@@ -152,6 +207,10 @@ class Backend:
     label = ""
     can_restore = False
     has_alerts = False
+    has_timeline = False  # events read from the WAL (restore_timeline)
+    large_change_rows: int | None = None  # a DELETE/UPDATE of this many rows is an event
+    can_preview = False  # a read-only look at the data at T before restoring
+    preview_minutes: float = 0  # a preview's time-to-live
 
     def __init__(self, key: str, **options):
         self.key = key
@@ -200,6 +259,32 @@ class Backend:
     def abandon_restore(self, token: str) -> str:
         """Remove what an interrupted restore left; returns what was cleaned up."""
         return ""
+
+    # Finding the right moment: the WAL's events, and a preview of the data at T.
+    def restore_timeline(self, group_id: str, window: RestoreWindow) -> Timeline:
+        raise self.unsupported("a timeline of WAL events")
+
+    def refresh_timeline(self, group_id: str) -> None:
+        """Index the WAL archived since the last pass, now."""
+        raise self.unsupported("a timeline of WAL events")
+
+    def preview_start(self, group_id: str, point: datetime, node: str) -> PreviewInfo:
+        raise self.unsupported("previews")
+
+    def preview_status(self, preview_id: str) -> PreviewInfo:
+        raise self.unsupported("previews")
+
+    def preview_tables(self, preview_id: str) -> list[PreviewTable]:
+        raise self.unsupported("previews")
+
+    def preview_query(
+        self, preview_id: str, sql: str, *, limit: int, timeout: float
+    ) -> PreviewRows:
+        raise self.unsupported("previews")
+
+    def preview_close(self, preview_id: str) -> bool:
+        """Tear the preview down; False when it was already gone."""
+        raise self.unsupported("previews")
 
     # Post-restore tasks: a backend that lacks one says so in words, never a traceback.
     def unsupported(self, what: str) -> BackendError:

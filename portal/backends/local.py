@@ -22,12 +22,17 @@ from .base import (
     Node,
     NotFound,
     Parameter,
+    PreviewInfo,
+    PreviewRows,
+    PreviewTable,
     Progress,
     ProgressCallback,
     RestoreRequest,
     RestoreResult,
     RestoreWindow,
     ServerGroup,
+    Timeline,
+    TimelineEvent,
 )
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "var" / "localcloud"
@@ -49,6 +54,8 @@ class LocalBackend(Backend):
     key = "local"
     label = "Local"
     can_restore = True
+    has_timeline = True
+    can_preview = True
 
     def __init__(
         self,
@@ -62,9 +69,13 @@ class LocalBackend(Backend):
         retention_days: float = 7,
         backup_interval_hours: float = 24,
         pg_bin: str | Path | None = None,
+        large_change_rows: int = 1000,
+        preview_minutes: float = 15,
         **options,
     ):
         super().__init__(key, **options)
+        self.large_change_rows = int(large_change_rows)
+        self.preview_minutes = float(preview_minutes)
         self.engine = Engine(
             Path(root) if root else DEFAULT_ROOT,
             subscription=subscription,
@@ -73,6 +84,8 @@ class LocalBackend(Backend):
             base_port=int(base_port),
             retention=timedelta(days=float(retention_days)),
             backup_interval=timedelta(hours=float(backup_interval_hours)),
+            large_change_rows=int(large_change_rows),
+            preview_ttl=timedelta(minutes=float(preview_minutes)),
             **({"pg_bin": pg_bin} if pg_bin else {}),
         )
 
@@ -183,6 +196,80 @@ class LocalBackend(Backend):
     def abandon_restore(self, token: str) -> str:
         with engine_errors():
             return self.engine.abandon_restore(self._restore_target(token))
+
+    # Finding the right moment
+
+    def restore_timeline(self, group_id: str, window: RestoreWindow) -> Timeline:
+        with engine_errors():
+            group = self.engine.get_group(group_id)
+            index = self.engine.events(group_id, window.earliest, window.latest)
+        minutes: dict = {}
+        for row in index.activity:
+            minutes[row.minute] = minutes.get(row.minute, 0) + row.commits
+        known = list(index.indexed_until.values())
+        return Timeline(
+            backups=tuple(
+                (node.name, backup.end_time) for node in group.nodes for backup in node.backups
+            ),
+            events=tuple(
+                TimelineEvent(
+                    node=event.node,
+                    kind=event.kind,
+                    commit_time=event.commit_time,
+                    before=event.before,
+                    database=event.database,
+                    relations=event.relations,
+                    rows=event.rows,
+                )
+                for event in index.events
+            ),
+            activity=tuple(sorted(minutes.items())),
+            indexed_until=None if not known or None in known else min(known),
+        )
+
+    def refresh_timeline(self, group_id: str) -> None:
+        with engine_errors():
+            self.engine.index_events(group_id)
+
+    @staticmethod
+    def _preview(preview) -> PreviewInfo:
+        return PreviewInfo(
+            id=preview.id,
+            node=preview.node,
+            point=preview.point,
+            status=preview.status,
+            expires_at=preview.expires_at,
+            message=preview.message,
+        )
+
+    def preview_start(self, group_id: str, point, node: str) -> PreviewInfo:
+        with engine_errors():
+            return self._preview(self.engine.preview_start(group_id, point, node))
+
+    def preview_status(self, preview_id: str) -> PreviewInfo:
+        with engine_errors():
+            return self._preview(self.engine.preview_status(preview_id))
+
+    def preview_tables(self, preview_id: str) -> list[PreviewTable]:
+        with engine_errors():
+            return [
+                PreviewTable(table.schema, table.name, table.rows, table.exact)
+                for table in self.engine.preview_tables(preview_id)
+            ]
+
+    def preview_query(self, preview_id: str, sql: str, *, limit: int, timeout: float):
+        with engine_errors():
+            result = self.engine.preview_query(preview_id, sql, limit=limit, timeout=timeout)
+        return PreviewRows(
+            columns=result.columns,
+            rows=result.rows,
+            truncated=result.truncated,
+            elapsed_ms=result.elapsed_ms,
+        )
+
+    def preview_close(self, preview_id: str) -> bool:
+        with engine_errors():
+            return self.engine.preview_close(preview_id)
 
     # Post-restore tasks
 

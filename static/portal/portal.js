@@ -102,8 +102,48 @@
     });
   }
 
+  // The custom restore point may be typed in UTC or in the browser's own time zone:
+  // the page learns the zone here, and which field was typed in last is the one used.
+  function browserZone() {
+    try { return Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { return ""; }
+  }
+
+  function pointInputs(root) {
+    var zoneField = root.querySelector ? root.querySelector("#id_time_zone") : null;
+    if (!zoneField) zoneField = document.getElementById("id_time_zone");
+    var zone = browserZone();
+    if (!zoneField || !zone) return;
+    zoneField.value = zone;
+    document.querySelectorAll("[data-time-zone-name]").forEach(function (el) { el.textContent = zone; });
+    document.querySelectorAll("[data-local-point]").forEach(function (el) { el.hidden = false; });
+    var utc = document.getElementById("id_point");
+    var local = document.getElementById("id_point_local");
+    if (root === document && utc && utc.value && local && !local.value && window.htmx) {
+      setTimeout(function () { htmx.trigger(utc, "point:refresh"); }, 0);
+    }
+  }
+
+  document.addEventListener("input", function (event) {
+    var source = event.target.getAttribute && event.target.getAttribute("data-point-source");
+    var field = document.getElementById("id_point_source");
+    if (source && field) field.value = source;
+  }, true);
+
+  // A preview is torn down when the wizard is left (and by its time-to-live at the latest).
+  function closePreview() {
+    var panel = document.querySelector("[data-preview-close]");
+    var token = document.querySelector("input[name=csrfmiddlewaretoken]");
+    if (!panel || !token || !navigator.sendBeacon) return;
+    var data = new FormData();
+    data.append("csrfmiddlewaretoken", token.value);
+    navigator.sendBeacon(panel.getAttribute("data-preview-close"), data);
+    panel.removeAttribute("data-preview-close");
+  }
+  window.addEventListener("pagehide", closePreview);
+
   function enhance(root) {
     localTimes(root);
+    pointInputs(root);
   }
 
   document.addEventListener("DOMContentLoaded", function () { enhance(document); });

@@ -3,7 +3,13 @@
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-SAMPLE_ARGS = {"backend": "listed", "name": "group-0001", "pk": "1", "what": "firewall"}
+SAMPLE_ARGS = {
+    "backend": "listed",
+    "name": "group-0001",
+    "pk": "1",
+    "what": "firewall",
+    "preview_id": "p-0001",
+}
 PUBLIC = {"login"}
 
 
