@@ -1,47 +1,608 @@
 """Previews: a temporary read-only recovery of one node paused at T.
 
-(Skeleton: to be written.)
+A preview unpacks the node's latest backup ending at or before T into a directory of
+its own (``<root>/previews/<id>``), and starts it as a hot standby that fetches WAL
+from the source node's archive and pauses at T (``recovery_target_action = 'pause'``).
+Its data can then be looked at (``tables``) and queried (``query``), read-only, until
+it is closed, or at the latest when the sweep finds it past its time-to-live.
+
+The source is only read: the preview's server runs with ``archive_mode = off``, its
+``restore_command`` only reads the source's archive and writes into the preview's own
+``pg_wal``, and nothing of the source's data directory or backups is written. The
+source node is sealed when it runs (one commit and a WAL switch, as for a restore):
+recovery to T stops only at a commit after T, which must be in the archive.
+
+Every preview is recorded in the catalog (``data["previews"]``) before any file of
+it exists, so that ``close`` and ``sweep`` always find what there is to remove. Its
+phase there: "creating" (``start`` is unpacking, its owner process named), "started"
+(the server runs; ``status`` tells whether it is ready yet), "ready", or "failed"
+(the server died: its files are gone, the record keeps why until closed or expired).
+
+Previews listen on a Unix socket only, in the engine's socket directory, on ports
+counted down from just below the engine's base port, so they can never take a port a
+group's node is given (those count up from the base port).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import contextlib
+import re
+import secrets
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .model import Preview, PreviewTable, QueryResult
+import psycopg
+from psycopg import sql as pgsql
+
+from . import archive, backup
+from .errors import LocalCloudError, NotFound, NotReady, OutsideWindow
+from .model import Preview, PreviewTable, QueryResult, format_time, parse_time
+from .node import BASE_SETTINGS, LOG_PREFIX, Node, conf_quote, first_fatal
 
 if TYPE_CHECKING:
     from .engine import Engine
 
+ID_PATTERN = re.compile(r"^[0-9a-f]{12}$")
+
+MAX_TABLES = 200
+COUNT_TIMEOUT_MS = 500  # per exact count(*); past it the planner's estimate is shown
+COUNT_BUDGET = 5.0  # seconds for all exact counts together
+MAX_SQL = 10_000
+MAX_LIMIT = 10_000
+MAX_TIMEOUT = 60.0
+MAX_VALUE = 500  # characters of one value shown
+
+# Settings a hot standby needs at least as high as the primary had them; pg_controldata
+# names them so.
+STANDBY_MINIMUMS = {
+    "max_connections": "max_connections setting",
+    "max_worker_processes": "max_worker_processes setting",
+    "max_wal_senders": "max_wal_senders setting",
+    "max_prepared_transactions": "max_prepared_xacts setting",
+    "max_locks_per_transaction": "max_locks_per_xact setting",
+}
+
+ONE_QUERY = (
+    "Only one read-only query (SELECT, VALUES, TABLE or WITH ... SELECT) can run in a preview."
+)
+QUERY_START = re.compile(r"^(select|values|table|with)\b", re.IGNORECASE)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# Records and paths ---------------------------------------------------------------------
+
+
+def previews_dir(engine: Engine) -> Path:
+    return engine.root / "previews"
+
+
+def preview_node(engine: Engine, record: dict) -> Node:
+    return Node(
+        pg=engine.pg,
+        label=f"preview {record['id']} of {record['group']}/{record['node']}",
+        dir=previews_dir(engine) / record["id"],
+        port=record["port"],
+        socket_dir=engine.socket_dir,
+    )
+
+
+def _view(record: dict) -> Preview:
+    status = {"ready": "Ready", "failed": "Failed"}.get(record["phase"], "Starting")
+    return Preview(
+        id=record["id"],
+        group=record["group"],
+        node=record["node"],
+        point=parse_time(record["point"]),
+        status=status,
+        created_at=parse_time(record["created_at"]),
+        expires_at=parse_time(record["expires_at"]),
+        message=record.get("message", ""),
+    )
+
+
+def _get(engine: Engine, preview_id: str) -> dict:
+    record = None
+    if isinstance(preview_id, str) and ID_PATTERN.match(preview_id):
+        record = engine.catalog.read().get("previews", {}).get(preview_id)
+    if record is None:
+        raise NotFound(f"Preview '{preview_id}' does not exist (closed or expired).")
+    return record
+
+
+def _allocate_port(engine: Engine, data: dict) -> int:
+    """A port below the base port that no other preview has and no socket file uses."""
+    taken = {record["port"] for record in data.get("previews", {}).values()}
+    taken |= {node["port"] for group in data["groups"].values() for node in group["nodes"]}
+    port = engine.base_port - 1
+    while port >= 1024:
+        sockets = (
+            engine.socket_dir / f".s.PGSQL.{port}",
+            engine.socket_dir / f".s.PGSQL.{port}.lock",
+        )
+        if port not in taken and not any(path.exists() for path in sockets):
+            return port
+        port -= 1
+    raise LocalCloudError(f"No free port for a preview below {engine.base_port}.")
+
+
+# Start ----------------------------------------------------------------------------------
+
 
 def start(engine: Engine, name: str, point: datetime, node: str, ttl: timedelta) -> Preview:
-    raise NotImplementedError
+    """Validate, record, unpack and start a preview; returns at once (status Starting).
+
+    Whatever fails here removes everything this call made.
+    """
+    from .engine import owner_record
+    from .restore import _chosen_backup, validate_point
+
+    if not isinstance(ttl, timedelta) or ttl <= timedelta(0):
+        raise LocalCloudError("A preview needs a positive time-to-live.")
+    if point is not None and not isinstance(point, datetime):
+        raise OutsideWindow(f"The preview point {point!r} is not a date and time.")
+    data = engine.catalog.read()
+    group = engine._record(data, name)
+    records = [record for record in group["nodes"] if record["name"] == node]
+    if not records:
+        raise NotFound(f"Server group '{name}' has no node '{node}'.")
+    source_record = records[0]
+    point = validate_point(engine, group, point)
+    chosen = _chosen_backup(source_record, point)
+    last_commit = parse_time(source_record.get("last_commit"))
+    # A stopped, sealed node has no commit after its last one: at or after it, the
+    # preview replays the whole archive and waits there instead of pausing.
+    replay_until = (
+        format_time(last_commit)
+        if group["status"] == "Stopped" and last_commit and point >= last_commit
+        else None
+    )
+    engine.prepare()
+    source = engine.node(name, source_record)
+    if source.is_running():
+        archive.seal(source)
+
+    now = utcnow()
+    with engine.catalog.change() as data:
+        group = engine._record(data, name)
+        previews = data.setdefault("previews", {})
+        preview_id = secrets.token_hex(6)
+        while preview_id in previews:
+            preview_id = secrets.token_hex(6)
+        record = {
+            "id": preview_id,
+            "group": name,
+            "node": node,
+            "point": format_time(point),
+            "port": _allocate_port(engine, data),
+            "created_at": format_time(now),
+            "expires_at": format_time(now + ttl),
+            "phase": "creating",
+            "owner": owner_record(),
+            "backup": chosen["id"],
+            "replay_until": replay_until,
+            "message": "",
+        }
+        previews[preview_id] = record
+    try:
+        server = preview_node(engine, record)
+        _build(engine, record, server, source, source_record, chosen)
+        server.start()
+        _wait_for_pid(server)
+        with engine.catalog.change() as data:
+            stored = data.get("previews", {}).get(preview_id)
+            if stored is None:
+                raise NotFound(f"Preview '{preview_id}' was closed while it started.")
+            stored["phase"] = "started"
+            stored.pop("owner", None)
+            record = dict(stored)
+    except BaseException:
+        _destroy(engine, preview_id)
+        raise
+    return _view(record)
+
+
+def _wait_for_pid(server: Node, timeout: float = 10.0) -> None:
+    """Wait until the postmaster wrote its pid file: from then on a preview whose server
+    is not running has died. A bad setting makes it exit before: quote why."""
+    deadline = time.monotonic() + timeout
+    while server.postmaster_pid() is None:
+        fresh = server.log_since(server.log_offset)
+        if "FATAL:" in fresh or "PANIC:" in fresh or time.monotonic() > deadline:
+            raise server.died("the server did not start")
+        time.sleep(0.005)
+
+
+def _build(
+    engine: Engine,
+    record: dict,
+    server: Node,
+    source: Node,
+    source_record: dict,
+    chosen: dict,
+) -> None:
+    """Unpack ``chosen`` into the preview's data directory and write its configuration."""
+    pg = engine.pg
+    pg.make_dir(previews_dir(engine), 0o755)
+    pg.make_dir(server.dir)
+    pg.make_dir(server.data)
+    files = backup.backup_dir(source, chosen)
+    pg.run(server.label, "tar", "-xf", str(files / "base.tar"), "-C", str(server.data))
+    pg.run(server.label, "tar", "-xf", str(files / "pg_wal.tar"), "-C", str(server.data / "pg_wal"))
+    for leftover in ("recovery.signal", "standby.signal", "localcloud-recovery.conf"):
+        (server.data / leftover).unlink(missing_ok=True)
+
+    settings = dict(BASE_SETTINGS)
+    for key in ("archive_mode", "archive_timeout"):
+        settings.pop(key, None)
+    minimums = _standby_minimums(engine, server)
+    for key, value in minimums.items():
+        settings[key] = str(max(int(settings.get(key, value)), value))
+    settings.update(
+        {
+            # A Unix socket in the engine's private socket directory, nothing on TCP.
+            "listen_addresses": "''",
+            "port": str(record["port"]),
+            "unix_socket_directories": conf_quote(str(engine.socket_dir)),
+            "cluster_name": conf_quote(f"preview-{record['id']}"),
+            # It can never archive, so never into the source's archive.
+            "archive_mode": "off",
+            # Disposable: no fsync (also spares the sync of the unpacked files at start).
+            "fsync": "off",
+            "hot_standby": "on",
+            "default_transaction_read_only": "on",
+            "restore_command": conf_quote(
+                archive.restore_command(
+                    engine.bin_dir, source.archive, source_record["compression"]
+                )
+            ),
+            "recovery_target_time": conf_quote(record["point"]),
+            "recovery_target_action": "'pause'",
+            "recovery_target_timeline": "'latest'",
+        }
+    )
+    # The whole configuration is the preview's own: nothing of the source's (its
+    # ALTER SYSTEM settings, ports, archive command) is read.
+    pg.write_file(
+        server.data / "postgresql.conf",
+        "# Written by localcloud for a preview.\n"
+        + "".join(f"{key} = {value}\n" for key, value in settings.items()),
+    )
+    pg.write_file(
+        server.data / "postgresql.auto.conf",
+        "# Do not edit this file manually!\n"
+        "# It will be overwritten by the ALTER SYSTEM command.\n",
+    )
+    pg.write_file(server.data / "pg_hba.conf", "local all all trust\n")
+    pg.write_file(server.data / "standby.signal", "")
+
+
+def _standby_minimums(engine: Engine, server: Node) -> dict[str, int]:
+    """The backup's values of the settings a hot standby needs at least as high."""
+    done = engine.pg.run(server.label, "pg_controldata", "-D", str(server.data))
+    found = {}
+    for line in done.stdout.splitlines():
+        key, _, value = line.partition(":")
+        for setting, label in STANDBY_MINIMUMS.items():
+            if key.strip() == label and value.strip().isdigit():
+                found[setting] = int(value.strip())
+    return found
+
+
+# Status ---------------------------------------------------------------------------------
 
 
 def status(engine: Engine, preview_id: str) -> Preview:
-    raise NotImplementedError
+    record = _get(engine, preview_id)
+    if record["phase"] in ("creating", "failed"):
+        return _view(record)
+    server = preview_node(engine, record)
+    if not server.is_running():
+        return _fail(engine, record, _death_message(server))
+    if record["phase"] == "ready":
+        return _view(record)
+    verdict, message = _probe(engine, record, server)
+    if verdict == "failed":
+        return _fail(engine, record, message)
+    if verdict == "ready":
+        with engine.catalog.change() as data:
+            stored = data.get("previews", {}).get(preview_id)
+            if stored is None:
+                raise NotFound(f"Preview '{preview_id}' does not exist (closed or expired).")
+            if stored["phase"] == "started":
+                stored["phase"] = "ready"
+                stored["ready_at"] = format_time(utcnow())
+            record = dict(stored)
+    return _view(record)
+
+
+def _probe(engine: Engine, record: dict, server: Node) -> tuple[str, str]:
+    """("ready" | "starting" | "failed", why it failed) of a running preview server."""
+    log = server.log_tail()
+    if "insufficient parameter settings" in log:
+        lines = [
+            LOG_PREFIX.sub("", line.strip())
+            for line in log.splitlines()
+            if "insufficient parameter settings" in line or "lower setting" in line
+        ]
+        return "failed", " ".join(dict.fromkeys(lines))
+    try:
+        with server.connect(timeout=2) as conn:
+            in_recovery, pause, replayed, waiting = conn.execute(
+                "SELECT pg_is_in_recovery(), pg_get_wal_replay_pause_state(),"
+                " pg_last_xact_replay_timestamp(),"
+                " (SELECT wait_event FROM pg_stat_activity WHERE backend_type = 'startup')"
+            ).fetchone()
+    except psycopg.OperationalError:
+        return "starting", ""  # not consistent yet: still replaying the backup's WAL
+    if not in_recovery:
+        return "failed", "The preview's server left recovery; it is not a view of T."
+    if pause == "paused":
+        return "ready", ""
+    # Waiting for WAL that the archive does not have (yet): all there is was replayed.
+    exhausted = waiting == "RecoveryRetrieveRetryInterval"
+    until = parse_time(record.get("replay_until"))
+    if until is not None:
+        if exhausted or (replayed is not None and replayed >= until):
+            return "ready", ""
+        return "starting", ""
+    if exhausted:
+        last = format_time(replayed) if replayed else "(none)"
+        return "failed", (
+            f"The archived WAL of {record['group']}/{record['node']} ends before "
+            f"{record['point']}: its last commit replayed is at {last}. Is the node running "
+            "and archiving?"
+        )
+    return "starting", ""
+
+
+def _death_message(server: Node) -> str:
+    text = server.log_tail()
+    if "FATAL:" in text or "PANIC:" in text:
+        return f"The preview's server stopped: {first_fatal(text)}"
+    return (
+        "The preview's server stopped without an error in its log (was it killed?); "
+        f"its last words: {first_fatal(text)}"
+    )
+
+
+def _fail(engine: Engine, record: dict, message: str) -> Preview:
+    """Remove the files and processes of a failed preview, keep its record saying why."""
+    preview_node(engine, record).remove()
+    with engine.catalog.change() as data:
+        stored = data.get("previews", {}).get(record["id"])
+        if stored is None:
+            raise NotFound(f"Preview '{record['id']}' does not exist (closed or expired).")
+        stored["phase"] = "failed"
+        stored["message"] = message
+        stored.pop("owner", None)
+        record = dict(stored)
+    return _view(record)
+
+
+def _ready(engine: Engine, preview_id: str) -> tuple[dict, Node]:
+    preview = status(engine, preview_id)
+    if preview.status == "Failed":
+        raise NotReady(f"The preview failed: {preview.message}")
+    if preview.status != "Ready":
+        raise NotReady("The preview is still starting; try again in a moment.")
+    record = _get(engine, preview_id)
+    return record, preview_node(engine, record)
+
+
+# Reading --------------------------------------------------------------------------------
+
+TABLES = """
+SELECT n.nspname, c.relname, c.reltuples::bigint
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'm')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp\\_%%'
+ORDER BY n.nspname, c.relname
+LIMIT %s
+"""
 
 
 def tables(engine: Engine, preview_id: str) -> list[PreviewTable]:
-    raise NotImplementedError
+    """The user tables of the group's database at T with their row counts: exact when
+    counting takes little time, else the planner's estimate (``exact=False``)."""
+    record, server = _ready(engine, preview_id)
+    database = engine._record(engine.catalog.read(), record["group"])["database"]
+    found = []
+    try:
+        with server.connect(database) as conn:
+            rows = conn.execute(TABLES, (MAX_TABLES,)).fetchall()
+            conn.execute(f"SET statement_timeout = {COUNT_TIMEOUT_MS}")
+            deadline = time.monotonic() + COUNT_BUDGET
+            for schema, name, estimate in rows:
+                count = None
+                if time.monotonic() < deadline:
+                    query = pgsql.SQL("SELECT count(*) FROM {}.{}").format(
+                        pgsql.Identifier(schema), pgsql.Identifier(name)
+                    )
+                    # Too slow, or an unpopulated materialized view: the estimate.
+                    with contextlib.suppress(psycopg.errors.Error):
+                        count = conn.execute(query).fetchone()[0]
+                    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                        conn.rollback()
+                exact = count is not None
+                found.append(
+                    PreviewTable(schema, name, count if exact else max(estimate, 0), exact)
+                )
+    except psycopg.OperationalError as error:
+        raise NotReady(f"The preview cannot be reached: {error}") from error
+    return found
 
 
 def query(engine: Engine, preview_id: str, sql: str, *, limit: int, timeout: float) -> QueryResult:
-    raise NotImplementedError
+    """Run ONE read-only query as the group's admin role, in a read-only transaction
+    with a statement timeout, through a cursor that returns at most ``limit`` rows."""
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise LocalCloudError(f"The row limit must be between 1 and {MAX_LIMIT}.")
+    if not isinstance(timeout, int | float) or not 0 < timeout <= MAX_TIMEOUT:
+        raise LocalCloudError(f"The timeout must be more than 0 and at most {MAX_TIMEOUT:.0f} s.")
+    text = (sql or "").strip()
+    body = _strip_comments(text).strip().rstrip(";").strip()
+    if not body:
+        raise LocalCloudError("The query is empty.")
+    if len(text) > MAX_SQL:
+        raise LocalCloudError(f"The query is longer than {MAX_SQL:,} characters.")
+    if "\x00" in text:
+        raise LocalCloudError("The query contains a NUL character.")
+    if not QUERY_START.match(body.lstrip("( \t\r\n")):
+        raise LocalCloudError(ONE_QUERY)
+    record, server = _ready(engine, preview_id)
+    group = engine._record(engine.catalog.read(), record["group"])
+    prefix = "DECLARE preview_rows NO SCROLL CURSOR FOR "
+    try:
+        conn = psycopg.connect(
+            host=str(server.socket_dir),
+            port=server.port,
+            user=group["admin_user"],
+            dbname=group["database"],
+            connect_timeout=5,
+            autocommit=True,
+            application_name="localcloud preview",
+        )
+    except psycopg.OperationalError as error:
+        raise NotReady(f"The preview cannot be reached: {error}") from error
+    # The server's timeout is the bound; this one is for a server that ignores it.
+    guard = threading.Timer(2 * timeout + 2, conn.cancel_safe)
+    started = time.monotonic()
+    try:
+        with conn:
+            guard.start()
+            conn.execute("BEGIN READ ONLY")
+            conn.execute(
+                pgsql.SQL("SET LOCAL statement_timeout = {}").format(
+                    pgsql.Literal(max(1, int(timeout * 1000)))
+                )
+            )
+            cursor = conn.cursor()
+            # prepare=True: the extended protocol, which refuses more than one statement.
+            cursor.execute(prefix + text, prepare=True)
+            cursor.execute(pgsql.SQL("FETCH FORWARD {} FROM preview_rows").format(limit + 1))
+            result = cursor.pgresult
+            encoding = conn.info.encoding
+            columns = tuple(result.fname(index).decode(encoding) for index in range(result.nfields))
+            rows = tuple(
+                tuple(_value(result.get_value(row, col), encoding) for col in range(result.nfields))
+                for row in range(result.ntuples)
+            )
+            conn.execute("ROLLBACK")
+    except psycopg.Error as error:
+        raise _query_error(error, timeout, len(prefix)) from error
+    finally:
+        guard.cancel()
+        conn.close()
+    elapsed = (time.monotonic() - started) * 1000
+    return QueryResult(columns, rows[:limit], len(rows) > limit, round(elapsed, 1))
+
+
+def _value(raw: bytes | None, encoding: str) -> str | None:
+    if raw is None:
+        return None
+    value = raw.decode(encoding, errors="replace")
+    return value if len(value) <= MAX_VALUE else value[:MAX_VALUE] + "…"
+
+
+def _strip_comments(text: str) -> str:
+    """The SQL without leading comments, to see which statement it is."""
+    while True:
+        text = text.lstrip()
+        if text.startswith("--"):
+            text = text.partition("\n")[2]
+        elif text.startswith("/*"):
+            end = text.find("*/")
+            text = text[end + 2 :] if end >= 0 else ""
+        else:
+            return text
+
+
+def _query_error(error: psycopg.Error, timeout: float, offset: int) -> LocalCloudError:
+    diag = error.diag
+    message = diag.message_primary or str(error).strip()
+    state = diag.sqlstate or ""
+    if isinstance(error, psycopg.errors.QueryCanceled) or state == "57014":
+        return LocalCloudError(f"The query was cancelled after {timeout:g} s (statement timeout).")
+    if "multiple commands" in message or "data-modifying statements" in message:
+        return LocalCloudError(ONE_QUERY)
+    if state == "25006":  # read_only_sql_transaction
+        return LocalCloudError(f"A preview is read-only: {message}.")
+    if state == "42601":  # syntax_error
+        where = ""
+        if diag.statement_position and int(diag.statement_position) > offset:
+            where = f" (at character {int(diag.statement_position) - offset})"
+        return LocalCloudError(f"Syntax error: {message}{where}.")
+    if isinstance(error, psycopg.OperationalError) and not state:
+        return NotReady(f"The preview's server went away during the query: {message}")
+    detail = f" {diag.message_detail}" if diag.message_detail else ""
+    hint = f" Hint: {diag.message_hint}" if diag.message_hint else ""
+    return LocalCloudError(f"The query failed: {message}.{detail}{hint}")
+
+
+# Teardown -------------------------------------------------------------------------------
+
+
+def _destroy(engine: Engine, preview_id: str) -> bool:
+    """Stop the preview's server, delete its files, then its record; True if recorded."""
+    record = engine.catalog.read().get("previews", {}).get(preview_id)
+    directory = previews_dir(engine) / preview_id
+    if record is not None:
+        preview_node(engine, record).remove()
+    elif directory.exists():
+        Node(engine.pg, f"preview {preview_id}", directory, 0, engine.socket_dir).remove()
+    with engine.catalog.change() as data:
+        return data.get("previews", {}).pop(preview_id, None) is not None
 
 
 def close(engine: Engine, preview_id: str) -> bool:
-    raise NotImplementedError
+    if not isinstance(preview_id, str) or not ID_PATTERN.match(preview_id):
+        return False
+    return _destroy(engine, preview_id)
 
 
 def list_all(engine: Engine) -> list[Preview]:
-    raise NotImplementedError
+    records = engine.catalog.read().get("previews", {}).values()
+    return sorted((_view(record) for record in records), key=lambda p: (p.created_at, p.id))
 
 
 def sweep(engine: Engine, now: datetime) -> list[str]:
-    raise NotImplementedError
+    """Remove previews past their time-to-live, and what a dead ``start`` left; report a
+    preview whose server died as Failed (its files removed). Returns the removed ids."""
+    from .engine import owner_alive
+
+    # The directories first: one made after this listing has its record already.
+    directory = previews_dir(engine)
+    on_disk = {path.name for path in directory.iterdir()} if directory.exists() else set()
+    data = engine.catalog.read()
+    records = data.get("previews", {})
+    removed = []
+    for preview_id, record in records.items():
+        expired = parse_time(record["expires_at"]) <= now
+        abandoned = record["phase"] == "creating" and not owner_alive(record.get("owner"))
+        orphaned = record["group"] not in data["groups"]
+        if expired or abandoned or orphaned:
+            if _destroy(engine, preview_id):
+                removed.append(preview_id)
+        elif record["phase"] in ("started", "ready"):
+            with contextlib.suppress(NotFound):
+                status(engine, preview_id)  # a dead server is reported and cleaned up
+    for name in sorted(on_disk - set(records)):
+        _destroy(engine, name)  # files without a record: nothing can reach them
+    return removed
 
 
 def close_for_group(engine: Engine, name: str) -> list[str]:
     """Close every preview of group ``name`` (it is being deleted); returns their ids."""
-    raise NotImplementedError
+    records = engine.catalog.read().get("previews", {})
+    closed = []
+    for preview_id, record in records.items():
+        if record["group"] == name and _destroy(engine, preview_id):
+            closed.append(preview_id)
+    return closed
