@@ -645,6 +645,13 @@ class Engine:
 
         return events.index_group(self, name)
 
+    def seal_group(self, name: str) -> None:
+        """Make every commit so far on the running nodes of ``name`` archived (and so
+        indexable and restorable): one commit and a WAL switch per node."""
+        group = self._record(self.catalog.read(), name)
+        running = [node for node in self.nodes(group) if node.is_running()]
+        in_parallel(running, archive.seal)
+
     def events(
         self, name: str, start: datetime | None = None, end: datetime | None = None
     ) -> EventIndex:

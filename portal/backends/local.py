@@ -229,6 +229,9 @@ class LocalBackend(Backend):
 
     def refresh_timeline(self, group_id: str) -> None:
         with engine_errors():
+            # The agent indexes what the archiver has archived; "now" includes the WAL
+            # not archived yet, so switch to a new segment on every node first.
+            self.engine.seal_group(group_id)
             self.engine.index_events(group_id)
 
     @staticmethod
