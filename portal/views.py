@@ -83,7 +83,7 @@ GROUP_PAGES = [
     "restore_details",
     "restore_check_name",
     "restore_point",
-    "restore_timeline_refresh",
+    "restore_timeline",
     "restore_preview_start",
     "post_restore",
 ]

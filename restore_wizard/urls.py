@@ -21,8 +21,8 @@ urlpatterns = [
     ),
     path(
         "servergroups/<str:backend>/<str:name>/restore/timeline/",
-        views.refresh_timeline,
-        name="restore_timeline_refresh",
+        views.restore_timeline,
+        name="restore_timeline",
     ),
     path(
         "servergroups/<str:backend>/<str:name>/restore/preview/",

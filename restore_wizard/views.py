@@ -167,9 +167,8 @@ def operation_started(request: HttpRequest, operation: RestoreOperation, *, crea
 
 def details_response(request, context, form, choice) -> HttpResponse:
     context.update(step=2, form=form, choice=choice)
-    if choice == RestoreOperation.Choice.CUSTOM:
-        data = form.data if form.is_bound else {"point": form.initial.get("point", "")}
-        timeline_context(context, read_point(data).moment)
+    # The timeline is its own request (htmx, on load): the step shows at once.
+    context["preview_nodes"] = [node.name for node in context["group"].nodes] or ["coordinator"]
     template = TEMPLATE + ("#step2" if request.htmx else "")
     return render(request, template, context)
 
@@ -192,7 +191,6 @@ def timeline_context(context: dict, point) -> dict:
         timeline_svg=timeline.render(found, window, point, context["urls"]["restore_details"]),
         event_rows=rows,
         events_hidden=hidden,
-        preview_nodes=[node.name for node in group.nodes] or ["coordinator"],
     )
     return context
 
@@ -234,20 +232,28 @@ def point_context(reading: PointReading, source: str) -> dict:
     }
 
 
-@require_POST
-def refresh_timeline(request: HttpRequest, backend: str, name: str) -> HttpResponse:
-    """Index the WAL archived since the last pass now, and draw the timeline again."""
+@require_http_methods(["GET", "POST"])
+def restore_timeline(request: HttpRequest, backend: str, name: str) -> HttpResponse:
+    """The restore window with its WAL events (GET); POST indexes the WAL archived since
+    the agent's last pass first ("Index the latest WAL now")."""
     context, refused = open_wizard(request, backend, name)
     if refused:
         return refused
-    reading = read_point(request.POST)
-    try:
-        context["backend"].refresh_timeline(context["group"].id)
-    except BackendError as error:
-        timeline_context(context, reading.moment)
-        context["timeline_error"] = f"The WAL could not be indexed: {error.message}"
-    else:
-        timeline_context(context, reading.moment)
+    data = request.POST if request.method == "POST" else request.GET
+    reading = read_point(data)
+    point = reading.moment
+    if point is not None and services.restore_point_problem(
+        point, context["window"], context["now"]
+    ):
+        point = None
+    if request.method == "POST":
+        try:
+            context["backend"].refresh_timeline(context["group"].id)
+        except BackendError as error:
+            timeline_context(context, point)
+            context["timeline_error"] = f"The WAL could not be indexed: {error.message}"
+            return render(request, TEMPLATE + "#timeline-section", context)
+    timeline_context(context, point)
     return render(request, TEMPLATE + "#timeline-section", context)
 
 

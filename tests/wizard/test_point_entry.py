@@ -15,6 +15,7 @@ from .conftest import DETAILS_URL, RESTORE_URL, details_form, restore_puts
 
 pytestmark = pytest.mark.django_db
 POINT_URL = RESTORE_URL + "point/"
+TIMELINE_URL = RESTORE_URL + "timeline/"
 BERLIN = "Europe/Berlin"
 
 
@@ -58,13 +59,17 @@ def test_local_time_without_a_known_zone_asks_for_utc(zone):
 
 def test_step_two_draws_the_window_and_says_why_no_events_on_azure(operator_client, azure):
     html = operator_client.get(DETAILS_URL, {"choice": "custom"}).content.decode()
+    # The step shows at once; the window arrives in its own request.
+    assert f'hx-get="{TIMELINE_URL}"' in html and 'hx-trigger="load"' in html
+    html = operator_client.get(TIMELINE_URL).content.decode()
 
     svg = re.search(r"<svg class=\"timeline\".*?</svg>", html, re.S)[0]
     assert "Restore window of the server group" in svg
     assert svg.count('class="tl-tick"') == 7
     assert "does not expose its WAL" in html
     # Azure has no preview: no button that could only fail.
-    assert "Preview data at this point" not in html
+    step = operator_client.get(DETAILS_URL, {"choice": "custom"}).content.decode()
+    assert "Preview data at this point" not in step
 
 
 def test_typing_a_local_time_shows_utc_and_fills_the_utc_field(operator_client, azure, source):
