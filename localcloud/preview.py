@@ -40,7 +40,15 @@ from psycopg import sql as pgsql
 from . import archive, backup
 from .errors import LocalCloudError, NotFound, NotReady, OutsideWindow
 from .model import Preview, PreviewTable, QueryResult, format_time, parse_time
-from .node import BASE_SETTINGS, LOG_PREFIX, Node, conf_quote, first_fatal
+from .node import (
+    BASE_SETTINGS,
+    HARMLESS,
+    LOG_PREFIX,
+    Node,
+    conf_quote,
+    first_fatal,
+    pid_alive,
+)
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -213,7 +221,7 @@ def _wait_for_pid(server: Node, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while server.postmaster_pid() is None:
         fresh = server.log_since(server.log_offset)
-        if "FATAL:" in fresh or "PANIC:" in fresh or time.monotonic() > deadline:
+        if _has_fatal(fresh) or time.monotonic() > deadline:
             raise server.died("the server did not start")
         time.sleep(0.005)
 
@@ -361,9 +369,17 @@ def _probe(engine: Engine, record: dict, server: Node) -> tuple[str, str]:
     return "starting", ""
 
 
+def _has_fatal(text: str) -> bool:
+    """Whether the log says why the server stopped (not just refused an early client)."""
+    return any(
+        ("FATAL:" in line or "PANIC:" in line) and not any(h in line for h in HARMLESS)
+        for line in text.splitlines()
+    )
+
+
 def _death_message(server: Node) -> str:
     text = server.log_tail()
-    if "FATAL:" in text or "PANIC:" in text:
+    if _has_fatal(text):
         return f"The preview's server stopped: {first_fatal(text)}"
     return (
         "The preview's server stopped without an error in its log (was it killed?); "
@@ -373,7 +389,7 @@ def _death_message(server: Node) -> str:
 
 def _fail(engine: Engine, record: dict, message: str) -> Preview:
     """Remove the files and processes of a failed preview, keep its record saying why."""
-    preview_node(engine, record).remove()
+    _remove_server(engine, record)
     with engine.catalog.change() as data:
         stored = data.get("previews", {}).get(record["id"])
         if stored is None:
@@ -549,12 +565,27 @@ def _query_error(error: psycopg.Error, timeout: float, offset: int) -> LocalClou
 # Teardown -------------------------------------------------------------------------------
 
 
+def _remove_server(engine: Engine, record: dict) -> None:
+    """Stop the server, delete the preview's directory and the socket files a killed
+    postmaster leaves in the shared socket directory."""
+    preview_node(engine, record).remove()
+    base = engine.socket_dir / f".s.PGSQL.{record['port']}"
+    lock = base.with_name(base.name + ".lock")
+    try:
+        owner = int(lock.read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        owner = None
+    if owner is None or not pid_alive(owner):
+        lock.unlink(missing_ok=True)
+        base.unlink(missing_ok=True)
+
+
 def _destroy(engine: Engine, preview_id: str) -> bool:
     """Stop the preview's server, delete its files, then its record; True if recorded."""
     record = engine.catalog.read().get("previews", {}).get(preview_id)
     directory = previews_dir(engine) / preview_id
     if record is not None:
-        preview_node(engine, record).remove()
+        _remove_server(engine, record)
     elif directory.exists():
         Node(engine.pg, f"preview {preview_id}", directory, 0, engine.socket_dir).remove()
     with engine.catalog.change() as data:
