@@ -38,7 +38,7 @@ import psycopg
 from psycopg import sql as pgsql
 
 from . import archive, backup
-from .errors import LocalCloudError, NotFound, NotReady, OutsideWindow
+from .errors import Busy, LocalCloudError, NotFound, NotReady, OutsideWindow
 from .model import Preview, PreviewTable, QueryResult, format_time, parse_time
 from .node import (
     BASE_SETTINGS,
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 
 ID_PATTERN = re.compile(r"^[0-9a-f]{12}$")
 
+MAX_PREVIEWS = 8  # at once per engine root: each is a PostgreSQL instance
 MAX_TABLES = 200
 COUNT_TIMEOUT_MS = 500  # per exact count(*); past it the planner's estimate is shown
 COUNT_BUDGET = 5.0  # seconds for all exact counts together
@@ -156,6 +157,7 @@ def start(engine: Engine, name: str, point: datetime, node: str, ttl: timedelta)
         raise OutsideWindow(f"The preview point {point!r} is not a date and time.")
     data = engine.catalog.read()
     group = engine._record(data, name)
+    _check_room(data)
     records = [record for record in group["nodes"] if record["name"] == node]
     if not records:
         raise NotFound(f"Server group '{name}' has no node '{node}'.")
@@ -179,6 +181,7 @@ def start(engine: Engine, name: str, point: datetime, node: str, ttl: timedelta)
     with engine.catalog.change() as data:
         group = engine._record(data, name)
         previews = data.setdefault("previews", {})
+        _check_room(data)
         preview_id = secrets.token_hex(6)
         while preview_id in previews:
             preview_id = secrets.token_hex(6)
@@ -213,6 +216,15 @@ def start(engine: Engine, name: str, point: datetime, node: str, ttl: timedelta)
         _destroy(engine, preview_id)
         raise
     return _view(record)
+
+
+def _check_room(data: dict) -> None:
+    live = [p for p in data.get("previews", {}).values() if p["phase"] != "failed"]
+    if len(live) >= MAX_PREVIEWS:
+        raise Busy(
+            f"{len(live)} previews are open, the most there can be at once; close one "
+            "or wait until one expires."
+        )
 
 
 def _wait_for_pid(server: Node, timeout: float = 10.0) -> None:
@@ -264,6 +276,8 @@ def _build(
             "fsync": "off",
             "hot_standby": "on",
             "default_transaction_read_only": "on",
+            # A query's sorts and hashes may spill, but not fill the disk.
+            "temp_file_limit": "'256MB'",
             "restore_command": conf_quote(
                 archive.restore_command(
                     engine.bin_dir, source.archive, source_record["compression"]
@@ -550,6 +564,12 @@ def _query_error(error: psycopg.Error, timeout: float, offset: int) -> LocalClou
         return LocalCloudError(ONE_QUERY)
     if state == "25006":  # read_only_sql_transaction
         return LocalCloudError(f"A preview is read-only: {message}.")
+    if state == "42501":  # insufficient_privilege
+        return LocalCloudError(
+            f"The group's admin role may not do this: {message}. Preview queries run as the "
+            "admin role, with its privileges (a table created by another role, such as the "
+            "superuser, needs a GRANT to it on the source)."
+        )
     if state == "42601":  # syntax_error
         where = ""
         if diag.statement_position and int(diag.statement_position) > offset:

@@ -137,6 +137,8 @@ def test_values_are_text_and_null_and_long_values_are_cut(engine, group):
 
 
 def test_queries_are_bounded_and_writes_are_refused(engine, group):
+    with engine.connect(group) as conn:
+        conn.execute("CREATE TABLE secret AS SELECT 'hidden' AS word")
     preview = engine.preview_start(group, datetime.now(UTC))
     wait_ready(engine, preview.id)
     series = "SELECT g FROM generate_series(1, 1000) g"
@@ -168,8 +170,10 @@ def test_queries_are_bounded_and_writes_are_refused(engine, group):
         assert str(failure.value) == ONE_QUERY, sql
     with pytest.raises(LocalCloudError, match="^A preview is read-only: cannot execute nextval"):
         engine.preview_query(preview.id, "SELECT nextval('item_numbers')")
-    with pytest.raises(LocalCloudError, match="permission denied for function"):
+    with pytest.raises(LocalCloudError, match="admin role may not do this: permission denied"):
         engine.preview_query(preview.id, "SELECT pg_wal_replay_resume()")
+    with pytest.raises(LocalCloudError, match="permission denied for table secret"):
+        engine.preview_query(preview.id, "SELECT * FROM secret")  # the superuser's own
     with pytest.raises(LocalCloudError, match=r'^Syntax error: .*"FROMM" \(at character 10\)'):
         engine.preview_query(preview.id, "SELECT * FROMM items")
     with pytest.raises(LocalCloudError, match='relation "nope" does not exist'):
@@ -336,6 +340,19 @@ def test_a_killed_preview_server_is_reported_failed_and_cleaned(engine, group):
     assert_no_trace(engine, preview.id, stored["port"])
 
 
+def test_a_node_that_is_down_fails_when_its_archive_ends_before_the_point(engine, group):
+    record = engine.catalog.read()["groups"][group]["nodes"][1]
+    engine.node(group, record).stop()  # down, not sealed: the group is still meant to run
+    preview = engine.preview_start(group, datetime.now(UTC), node="worker-1")
+
+    failed = wait_ready(engine, preview.id)
+
+    assert failed.status == "Failed"
+    assert f"The archived WAL of {group}/worker-1 ends before" in failed.message
+    assert not (previews_dir(engine) / preview.id).exists()
+    engine.preview_close(preview.id)
+
+
 # Stopped groups and refusals --------------------------------------------------------------
 
 
@@ -388,6 +405,20 @@ def test_a_bad_point_or_name_creates_nothing(engine, group):
         sorted(previews_dir(engine).iterdir()) if previews_dir(engine).exists() else [],
     )
     assert after == before
+
+
+def test_previews_at_once_are_capped(engine, group, monkeypatch):
+    from localcloud import Busy
+    from localcloud import preview as module
+
+    monkeypatch.setattr(module, "MAX_PREVIEWS", 1)
+    first = engine.preview_start(group, datetime.now(UTC))
+    with pytest.raises(Busy, match="1 previews are open"):
+        engine.preview_start(group, datetime.now(UTC))
+    assert [p.id for p in engine.list_previews()] == [first.id]
+    engine.preview_close(first.id)
+    second = engine.preview_start(group, datetime.now(UTC))
+    engine.preview_close(second.id)
 
 
 # How long until Ready ---------------------------------------------------------------------
