@@ -143,15 +143,17 @@ class Postgres:
         path = self.bin_dir / name
         return str(path) if path.exists() else name
 
+    @property
+    def _drop(self) -> dict:
+        """The privilege drop for a child process (none when not root)."""
+        if self.uid is None:
+            return {}
+        return {"user": self.uid, "group": self.gid, "extra_groups": []}
+
     def run(
         self, label: str, program: str, *args: str, timeout: float | None = None
     ) -> subprocess.CompletedProcess:
         """Run a PostgreSQL program; a failure names ``label`` and quotes its error."""
-        drop = (
-            {"user": self.uid, "group": self.gid, "extra_groups": []}
-            if self.uid is not None
-            else {}
-        )
         try:
             done = subprocess.run(
                 [self.program(program), *args],
@@ -161,7 +163,7 @@ class Postgres:
                 env=self.env,
                 timeout=timeout,
                 check=False,
-                **drop,
+                **self._drop,
             )
         except subprocess.TimeoutExpired as error:
             message = f"{label}: {program} did not finish within {timeout:.0f} s."
@@ -173,6 +175,20 @@ class Postgres:
                 detail += f" (No space left on device: the file system of {full} is full)"
             raise NodeFailed(f"{label}: {program} failed: {detail}")
         return done
+
+    def open(self, program: str, *args: str) -> subprocess.Popen:
+        """Start a PostgreSQL program whose output is read as it comes (``pg_waldump``,
+        which also exits non-zero at the end of the WAL it was given): stdout and stderr
+        are text pipes, and the caller judges the exit status."""
+        return subprocess.Popen(
+            [self.program(program), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd="/",
+            env=self.env,
+            **self._drop,
+        )
 
     def own(self, path: Path) -> None:
         if self.uid is not None:
