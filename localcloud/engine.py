@@ -653,13 +653,18 @@ class Engine:
         in_parallel(running, archive.seal)
 
     def events(
-        self, name: str, start: datetime | None = None, end: datetime | None = None
+        self,
+        name: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        step: timedelta | None = None,
     ) -> EventIndex:
         """The indexed events and activity of ``name`` between ``start`` and ``end``
-        (both inclusive, None: unbounded). Reads the index only: fast."""
+        (both inclusive, None: unbounded); with ``step``, activity summed over nodes in
+        buckets of that width. Reads the index only: fast."""
         from . import events
 
-        return events.read_group(self, name, start, end)
+        return events.read_group(self, name, start, end, step)
 
     # Previews (preview.py) -------------------------------------------------------------
 

@@ -802,10 +802,18 @@ def _activity(rows: list[tuple[str, int, int, int]]) -> tuple[Activity, ...]:
 
 
 def read_group(
-    engine: Engine, name: str, start: datetime | None, end: datetime | None
+    engine: Engine,
+    name: str,
+    start: datetime | None,
+    end: datetime | None,
+    step: timedelta | None = None,
 ) -> EventIndex:
     """Events and activity of ``name`` between ``start`` and ``end`` (inclusive; None:
-    unbounded), and per node the last commit time indexed. Only reads."""
+    unbounded), and per node the last commit time indexed. Only reads.
+
+    With ``step`` (whole minutes, and a ``start``), activity comes summed over every
+    node in buckets of ``step`` from ``start`` (node ""): a week is then a few hundred
+    rows, not one per node and minute."""
     path = index_path(engine)
     try:
         nodes = [n["name"] for n in engine.catalog.read()["groups"][name]["nodes"]]
@@ -828,11 +836,20 @@ def read_group(
             " ORDER BY commit_time, node, lsn, kind",
             (name, low, high),
         ).fetchall()
-        activity_rows = conn.execute(
-            "SELECT node, minute, commits, rows FROM activity"
-            " WHERE grp = ? AND minute BETWEEN ? AND ? ORDER BY minute, node",
-            (name, low // 60_000_000, high // 60_000_000),
-        ).fetchall()
+        if step is not None and start is not None:
+            first, width = low // 60_000_000, max(1, int(step.total_seconds() // 60))
+            activity_rows = conn.execute(
+                "SELECT '', ? + ((minute - ?) / ?) * ? AS bucket, sum(commits), sum(rows)"
+                " FROM activity WHERE grp = ? AND minute BETWEEN ? AND ?"
+                " GROUP BY bucket ORDER BY bucket",
+                (first, first, width, width, name, first, high // 60_000_000),
+            ).fetchall()
+        else:
+            activity_rows = conn.execute(
+                "SELECT node, minute, commits, rows FROM activity"
+                " WHERE grp = ? AND minute BETWEEN ? AND ? ORDER BY minute, node",
+                (name, low // 60_000_000, high // 60_000_000),
+            ).fetchall()
         until = conn.execute(
             "SELECT node, max(last_commit) FROM streams WHERE grp = ? GROUP BY node", (name,)
         ).fetchall()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -202,10 +203,13 @@ class LocalBackend(Backend):
     def restore_timeline(self, group_id: str, window: RestoreWindow) -> Timeline:
         with engine_errors():
             group = self.engine.get_group(group_id)
-            index = self.engine.events(group_id, window.earliest, window.latest)
-        minutes: dict = {}
-        for row in index.activity:
-            minutes[row.minute] = minutes.get(row.minute, 0) + row.commits
+            # About as many activity buckets as the timeline draws bars.
+            minutes = max(
+                1, math.ceil((window.latest - window.earliest).total_seconds() / 60 / 240)
+            )
+            index = self.engine.events(
+                group_id, window.earliest, window.latest, timedelta(minutes=minutes)
+            )
         known = list(index.indexed_until.values())
         return Timeline(
             backups=tuple(
@@ -223,7 +227,7 @@ class LocalBackend(Backend):
                 )
                 for event in index.events
             ),
-            activity=tuple(sorted(minutes.items())),
+            activity=tuple((row.minute, row.commits) for row in index.activity),
             indexed_until=None if not known or None in known else min(known),
         )
 
