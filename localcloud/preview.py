@@ -18,6 +18,10 @@ phase there: "creating" (``start`` is unpacking, its owner process named), "star
 (the server runs; ``status`` tells whether it is ready yet), "ready", or "failed"
 (the server died: its files are gone, the record keeps why until closed or expired).
 
+Queries run as the group's admin role (a plain role), never as the superuser, who could
+write files on this machine (``lo_export``, ``COPY ... TO PROGRAM``): a table the admin
+role may not read on the source cannot be read in a preview either.
+
 Previews listen on a Unix socket only, in the engine's socket directory, on ports
 counted down from just below the engine's base port, so they can never take a port a
 group's node is given (those count up from the base port).
@@ -395,10 +399,7 @@ def _death_message(server: Node) -> str:
     text = server.log_tail()
     if _has_fatal(text):
         return f"The preview's server stopped: {first_fatal(text)}"
-    return (
-        "The preview's server stopped without an error in its log (was it killed?); "
-        f"its last words: {first_fatal(text)}"
-    )
+    return "The preview's server stopped without an error in its log (was it killed?)."
 
 
 def _fail(engine: Engine, record: dict, message: str) -> Preview:

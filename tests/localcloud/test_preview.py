@@ -19,6 +19,7 @@ from localcloud import LocalCloudError, NotFound, NotReady, OutsideWindow, archi
 from localcloud.agent import Agent
 from localcloud.demo import _setup as demo_setup
 from localcloud.model import Preview
+from localcloud.node import pid_alive
 from localcloud.preview import ONE_QUERY, preview_node, previews_dir
 from localcloud.testing import processes_under
 
@@ -324,7 +325,10 @@ def test_a_killed_preview_server_is_reported_failed_and_cleaned(engine, group):
     wait_ready(engine, preview.id)
     stored = engine.catalog.read()["previews"][preview.id]
     server = preview_node(engine, stored)
-    os.kill(server.postmaster_pid(), signal.SIGKILL)
+    pid = server.postmaster_pid()
+    os.kill(pid, signal.SIGKILL)
+    while pid_alive(pid):  # SIGKILL takes a moment to land
+        time.sleep(0.01)
 
     failed = engine.preview_status(preview.id)
 
