@@ -106,9 +106,11 @@ def main(argv: list[str]) -> int:
         "figures": [asdict(f) | {"ratio": f.ratio} for f in recorder.figures],
         "failures": recorder.failures,
     }
-    (RESULTS / "latest.json").write_text(json.dumps(payload, indent=2))
-    (RESULTS / "latest.md").write_text(markdown(recorder, started))
-    print(f"Wrote {RESULTS / 'latest.json'} and {RESULTS / 'latest.md'}")
+    # A partial run must not hide the last full run's figures.
+    stem = "latest" if not wanted else "partial-" + "-".join(sorted(wanted))
+    (RESULTS / f"{stem}.json").write_text(json.dumps(payload, indent=2))
+    (RESULTS / f"{stem}.md").write_text(markdown(recorder, started))
+    print(f"Wrote {RESULTS / f'{stem}.json'} and {RESULTS / f'{stem}.md'}")
     return 0
 
 
