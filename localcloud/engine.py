@@ -359,6 +359,11 @@ class Engine:
                     )
                 if setup is not None:
                     with node.connect(group["database"]) as conn:
+                        # As the group's admin role, as a DBA would: the tables are then
+                        # theirs (and readable in a preview, which never runs as superuser).
+                        conn.execute(
+                            sql.SQL("SET ROLE {}").format(sql.Identifier(group["admin_user"]))
+                        )
                         setup(record["name"], conn)
                 return backup.take(self.pg, node)
 

@@ -69,7 +69,9 @@ def test_restore_to_just_before_a_drop_table(
         conn.execute("INSERT INTO invoices SELECT i, i * 1.5 FROM generate_series(1, 500) i")
     engine.seal_group("ledger")
     engine.index_events("ledger")  # the agent's pass: it learns the table's name
-    for node in ("coordinator", "worker-1"):  # more rows elsewhere, before the drop
+    # More rows elsewhere before the drop; the coordinator's come last, just before it
+    # (T is the coordinator's last commit before the drop, for every node).
+    for node in ("worker-1", "coordinator"):
         with engine.connect("ledger", node) as conn:
             conn.execute("INSERT INTO ticks (node) SELECT %s FROM generate_series(1, 5)", (node,))
     with engine.connect("ledger") as conn:
@@ -114,7 +116,11 @@ def test_preview_shows_rows_a_delete_removed_and_goes_away_with_the_page(
     page, live_server, sign_in, operator, local_cloud, screenshot
 ):
     engine = local_cloud
+    # The wizard offers whole seconds from the earliest point on: let it be one by now.
+    earliest = engine.restore_window("ledger")[0]
+    time.sleep(max(0.0, 1.5 - (datetime.now(UTC) - earliest).total_seconds()))
     with engine.connect("ledger") as conn:
+        conn.execute("SET ROLE citus")  # the DBA's own table, as they would make it
         conn.execute("CREATE TABLE orders (id int PRIMARY KEY, customer text NOT NULL)")
         conn.execute("INSERT INTO orders SELECT i, 'customer ' || i FROM generate_series(1, 200) i")
         before_delete = conn.execute("SELECT timestamp FROM pg_last_committed_xact()").fetchone()[0]
