@@ -83,14 +83,14 @@ def test_restore_to_just_before_a_drop_table(
     # The latest WAL is not archived yet: index it now, from the page.
     page.get_by_role("button", name="Index the latest WAL now").click()
     row = page.get_by_role("row").filter(has_text="DROP TABLE public.invoices in database citus")
-    expect(row).to_be_visible()
+    expect(row).to_be_visible(timeout=30_000)  # a seal and an index pass, under load
     expect(row).to_contain_text(dropped_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
     expect(row).to_contain_text("coordinator")
     expect(page.locator("svg.timeline .tl-event")).to_have_count(1)
     screenshot("10-timeline-with-drop")
     row.get_by_role("link", name="Restore to just before this").click()
     point_field = page.get_by_label("Restore point (UTC)")
-    expect(page.locator("#point-conversion")).to_contain_text("Restores to")
+    expect(page.locator("#point-conversion")).to_contain_text("Restores to", timeout=15_000)
     point = datetime.fromisoformat(point_field.input_value()).replace(tzinfo=UTC)
     assert point < dropped_at
     local = point.astimezone(ZoneInfo(ZONE))
