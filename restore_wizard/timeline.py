@@ -140,17 +140,16 @@ def render(
         '<text class="tl-label" x="{0}" y="{3}" text-anchor="{4}">{5}</text>',
         ((x, AXIS_Y, AXIS_Y + 5, AXIS_Y + 18, anchor, label) for x, anchor, label in ticks),
     )
-    backups = ()
-    events = ()
+    backups = []
+    events = []
     bars = mark_safe("")
     if timeline is not None:
         bars = activity_bars(timeline, scale)
-        backups = (
-            (x, x - 5, AXIS_Y + 7, x + 5, AXIS_Y + 7, f"Backup of {node} ({utc_text(end)})")
+        backups = [
+            (scale.x(end), f"Backup of {node} ({utc_text(end)})")
             for node, end in timeline.backups
             if window.earliest - timedelta(seconds=1) <= end <= window.latest
-            for x in [scale.x(end)]
-        )
+        ]
         events = []
         for event in timeline.events:
             x = scale.x(event.commit_time)
@@ -158,8 +157,8 @@ def render(
             events.append((x, BAR_TOP - 6, AXIS_Y, title))
     backup_svg = format_html_join(
         "",
-        '<path class="tl-backup" d="M{0} {2} L{1} {4} L{3} {4} Z"><title>{5}</title></path>',
-        ((x, left, AXIS_Y, right, low, title) for x, left, low, right, _, title in backups),
+        '<path class="tl-backup" d="M{0} {1} L{2} {3} L{4} {3} Z"><title>{5}</title></path>',
+        ((x, AXIS_Y, x - 5, AXIS_Y + 7, x + 5, title) for x, title in backups),
     )
     event_svg = format_html_join(
         "",

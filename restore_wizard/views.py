@@ -246,14 +246,14 @@ def restore_timeline(request: HttpRequest, backend: str, name: str) -> HttpRespo
         point, context["window"], context["now"]
     ):
         point = None
+    problem = ""
     if request.method == "POST":
         try:
             context["backend"].refresh_timeline(context["group"].id)
         except BackendError as error:
-            timeline_context(context, point)
-            context["timeline_error"] = f"The WAL could not be indexed: {error.message}"
-            return render(request, TEMPLATE + "#timeline-section", context)
+            problem = f"The WAL could not be indexed: {error.message}"
     timeline_context(context, point)
+    context["timeline_error"] = problem or context["timeline_error"]
     return render(request, TEMPLATE + "#timeline-section", context)
 
 
