@@ -10,10 +10,11 @@ import pytest
 from playwright.sync_api import expect
 
 from localcloud.testing import processes_under, temporary_engine
+from tests.ports import shifted_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-BASE_PORT = 30432
+BASE_PORT = shifted_port(30432)
 ZONE = "America/New_York"
 
 

@@ -11,10 +11,11 @@ import pytest
 from playwright.sync_api import expect
 
 from localcloud.testing import temporary_engine, ticks_all, ticks_until
+from tests.ports import shifted_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-BASE_PORT = 28432
+BASE_PORT = shifted_port(28432)
 
 
 def make_ticks(node, conn):

@@ -15,8 +15,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from localcloud.testing import processes_under, temporary_engine
+from tests.ports import shifted_port
 
-BASE_PORT = 28432
+BASE_PORT = shifted_port(28432)
 REPO = Path(__file__).resolve().parents[2]
 
 

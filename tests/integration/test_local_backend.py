@@ -10,8 +10,9 @@ import pytest
 from localcloud.testing import create_ticks, processes_under, temporary_engine
 from portal.backends.base import BackendError, NotFound, RestoreRequest, RestoreWindow
 from portal.backends.local import LocalBackend
+from tests.ports import shifted_port
 
-BASE_PORT = 27432
+BASE_PORT = shifted_port(27432)
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,10 @@ import pytest
 
 from localcloud import Engine
 from localcloud.testing import Writer, create_ticks, processes_under, temporary_engine
+from tests.ports import shifted_port
 
 # Far from the portal's default range, so a running portal is not disturbed.
-BASE_PORT = int(os.environ.get("LOCALCLOUD_TEST_BASE_PORT", "26432"))
+BASE_PORT = shifted_port(int(os.environ.get("LOCALCLOUD_TEST_BASE_PORT", "26432")))
 
 
 @pytest.fixture(scope="session")

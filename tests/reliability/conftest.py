@@ -27,10 +27,11 @@ import pytest
 from localcloud import Engine
 from localcloud.engine import port_free
 from localcloud.testing import create_ticks, processes_under, temporary_engine
+from tests.ports import shifted_port
 
 REPO = Path(__file__).resolve().parents[2]
 # Far from the portal's default range and from the other suites' roots.
-BASE_PORT = 31432
+BASE_PORT = shifted_port(31432)
 SOURCE = "rel-src"
 FILLER_ROWS = 40_000  # about 40 MB of WAL per node: a recovery long enough to be seen
 
