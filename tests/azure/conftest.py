@@ -6,13 +6,13 @@ from pathlib import Path
 import pytest
 
 # tests/azure has no __init__.py on purpose: as a package it would shadow the SDK's
-# `azure` namespace. So the repository root must be importable for `tests.azure_fake`.
+# `azure` namespace. So the repository root must be importable for `tests.fakes.azure_arm`.
 ROOT = str(Path(__file__).resolve().parents[2])
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from portal.backends.azure import AzureBackend  # noqa: E402
-from tests.azure_fake import SUB_A, FakeArm, FakeCredential  # noqa: E402
+from tests.fakes.azure_arm import SUB_A, FakeArm, FakeCredential  # noqa: E402
 
 
 @pytest.fixture

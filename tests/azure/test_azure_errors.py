@@ -4,7 +4,7 @@ import pytest
 from azure.core.exceptions import ServiceRequestError
 
 from portal.backends.base import BackendError, NotFound, RestoreRequest
-from tests.azure_fake import SUB_A, SUB_B, FakeCredential, arm_error
+from tests.fakes.azure_arm import SUB_A, SUB_B, FakeCredential, arm_error
 
 
 def failure(backend_call) -> BackendError:

@@ -1,6 +1,6 @@
 from datetime import UTC
 
-from tests.azure_fake import SUB_A, SUB_B
+from tests.fakes.azure_arm import SUB_A, SUB_B
 
 
 def test_lists_clusters_of_every_subscription(arm, make_backend):

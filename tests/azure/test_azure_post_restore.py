@@ -1,5 +1,5 @@
 from portal.backends.base import CopyResult, FirewallRule, Parameter
-from tests.azure_fake import SUB_A
+from tests.fakes.azure_arm import SUB_A
 
 
 def restored_copy(arm, source):

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from restore_wizard.models import RestoreOperation
-from tests.azure_fake import SUB_A, FakeArm
+from tests.fakes.azure_arm import SUB_A, FakeArm
 from tests.wizard.conftest import build_arm, use_azure
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -17,7 +17,7 @@ from portal.backends import get_backend
 from portal.models import ActivityEvent, Notification
 from restore_wizard.models import RestoreOperation
 from restore_wizard.services import restore_operation_run, restore_operation_start
-from tests.azure_fake import FakeCredential, arm_error
+from tests.fakes.azure_arm import FakeCredential, arm_error
 from tests.wizard.conftest import RESTORE_URL, build_arm, details_form, use_azure
 
 pytestmark = pytest.mark.django_db

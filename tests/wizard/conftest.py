@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.azure_fake import SUB_A, Cluster, FakeArm, FakeCredential
+from tests.fakes.azure_arm import SUB_A, Cluster, FakeArm, FakeCredential
 
 IMMEDIATE = "django.tasks.backends.immediate.ImmediateBackend"
 SOURCE = "orders"

@@ -10,7 +10,7 @@ from django.test import Client
 from portal.backends import get_backend
 from restore_wizard import services
 from restore_wizard.models import RestoreOperation
-from tests.azure_fake import FakeArm
+from tests.fakes.azure_arm import FakeArm
 
 from .conftest import RESTORE_URL, build_arm, details_form, restore_puts, use_azure
 
