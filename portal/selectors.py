@@ -2,10 +2,40 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from .backends import BackendError, get_backends
 from .backends.base import ServerGroup
+
+# Reads the portal's own record of how a group came to be: (source name, point) of the
+# restore that made it, or None. The wizard app adds its reader at start-up (the portal
+# never imports the wizard).
+LineageReader = Callable[[ServerGroup], tuple[str, datetime | None] | None]
+_lineage_readers: list[LineageReader] = []
+
+
+def lineage_reader_add(reader: LineageReader) -> None:
+    if reader not in _lineage_readers:
+        _lineage_readers.append(reader)
+
+
+def servergroup_with_lineage(group: ServerGroup) -> ServerGroup:
+    """``group`` with the source and point of the restore this portal ran to make it.
+
+    The portal's record wins over what the cloud reports: Azure answers a cluster it
+    restored with ``sourceResourceId`` null and no point in time. A group restored outside
+    the portal keeps whatever its cloud says, which may be nothing.
+    """
+    for reader in _lineage_readers:
+        recorded = reader(group)
+        if recorded is not None:
+            source, point = recorded
+            return dataclasses.replace(group, restored_from=source, restore_point=point)
+    return group
+
 
 SORT_KEYS = {
     "name": lambda g: g.name,

@@ -104,6 +104,7 @@ def servergroup_context(request: HttpRequest, backend_key: str, name: str) -> di
         # A cached list (Azure) may predate a group this portal just restored.
         backend.refresh()
         group = backend.find_server_group(name)
+    group = selectors.servergroup_with_lineage(group)
     return {
         "backend": backend,
         "group": group,

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django import forms
 
 from portal.backends import BackendError
-from portal.backends.base import Backend, RestoreWindow, ServerGroup, name_problem
+from portal.backends.base import Backend, RestoreWindow, ServerGroup
 
 from . import services
 from .models import RestoreOperation
@@ -179,7 +179,7 @@ class RestoreForm(forms.Form):
 
     def clean_target_name(self) -> str:
         name = self.cleaned_data.get("target_name", "")
-        problem = name_problem(name)
+        problem = self.backend.name_problem(name)
         if problem is None:
             try:
                 problem = services.restore_target_problem(self.backend, self.group, name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from portal.backends import BackendError
 from portal.backends.base import Backend, FirewallRule, Parameter, ServerGroup
@@ -18,6 +19,37 @@ def operation_for_key(*, key: str, user) -> RestoreOperation | None:
     except ValueError:
         return None
     return RestoreOperation.objects.filter(idempotency_key=key, created_by=user).first()
+
+
+# How far a cloud's clock and the portal's may disagree about when a group was created.
+CLOCK_SLACK = timedelta(minutes=10)
+
+
+def recorded_lineage(group: ServerGroup) -> tuple[str, datetime | None] | None:
+    """(source name, restore point) of the restore this portal ran to make ``group``.
+
+    A group of the same name created outside that restore's span (deleted and made again
+    later, say) is not its product: None then, as for any group the portal did not restore.
+    """
+    operation = (
+        RestoreOperation.objects.filter(
+            backend=group.backend,
+            target_name=group.name,
+            status=RestoreOperation.Status.SUCCEEDED,
+        )
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+    if operation is None:
+        return None
+    created = group.created_at
+    if created is not None and not (
+        operation.created_at - CLOCK_SLACK
+        <= created
+        <= (operation.finished_at or operation.created_at) + CLOCK_SLACK
+    ):
+        return None
+    return operation.source_name, operation.restored_point or operation.requested_point
 
 
 def operation_phases(operation: RestoreOperation) -> list[tuple[str, str]]:

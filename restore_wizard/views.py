@@ -22,7 +22,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from portal.backends import BackendError, NotFound
-from portal.backends.base import name_problem
 from portal.models import ActivityEvent
 from portal.services import activity_record
 from portal.views import servergroup_context
@@ -293,7 +292,7 @@ def check_name(request: HttpRequest, backend: str, name: str) -> HttpResponse:
     if not context["may_restore"]:
         return HttpResponse("Only restore operators may check names.", status=403)
     target = request.GET.get("target_name", "").strip()[:100]
-    problem = name_problem(target)
+    problem = context["backend"].name_problem(target)
     if problem is None:
         try:
             problem = services.restore_target_problem(context["backend"], context["group"], target)

@@ -9,6 +9,18 @@ backend never stores, logs or shows them. Every SDK failure it knows about leave
 A restore token is JSON: the subscription, resource group and names, the point in time,
 and the SDK poller's continuation token (the initial PUT answer with its
 ``Azure-AsyncOperation`` URL, no credentials), so a restarted worker can keep polling.
+
+What Azure really answers, and this module relies on (see docs/azure.md):
+
+- A restored cluster does not name its source: the real service answers the restore PUT
+  and every later GET with ``sourceResourceId`` null and no ``pointInTimeUTC``. The portal
+  keeps lineage in its own restore records; ``restored_from`` here is only what ARM says.
+- ``earliestRestoreTime`` is null until Azure has a backup of the cluster (also right
+  after a restore): such a cluster cannot be restored yet, and the portal says why.
+- A configuration update of the worker nodes may answer 202 (Azure's own example does),
+  which SDK 1.0.0 refuses; the backend follows that operation itself, through the SDK's
+  pipeline and ARM polling.
+- Cluster names follow the swagger's pattern, checked before any request.
 """
 
 from __future__ import annotations
@@ -31,6 +43,8 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
+from azure.core.pipeline import PipelineContext, PipelineResponse
+from azure.core.polling import LROPoller
 from azure.mgmt.core.polling.arm_polling import ARMPolling
 from azure.mgmt.cosmosdbforpostgresql import CosmosdbForPostgresqlMgmtClient
 from azure.mgmt.cosmosdbforpostgresql import models as m
@@ -49,7 +63,6 @@ from .base import (
     RestoreResult,
     RestoreWindow,
     ServerGroup,
-    name_problem,
 )
 
 log = logging.getLogger(__name__)
@@ -75,6 +88,56 @@ _CREDENTIAL_HINT = (
     "or run the portal with a managed or workload identity (or after `az login`)."
 )
 _TERMINAL = {"succeeded", "failed", "canceled"}
+# The swagger's ClusterNameParameter (2022-11-08): 3 to 40 lowercase letters, digits and
+# hyphens, neither starting nor ending with a hyphen, and not digits only.
+NAME_RULE = re.compile(r"^(?![0-9]+$)(?!-)[a-z0-9-]{3,40}(?<!-)$")
+NAME_RULE_TEXT = (
+    "Azure accepts 3 to 40 characters: lowercase letters, digits and hyphens, not starting "
+    "or ending with a hyphen, and not digits only."
+)
+EARLIEST_NOT_REPORTED = (
+    "Azure has not reported an earliest restore point for this cluster yet; restore "
+    "becomes available when it does."
+)
+# PostgreSQL 15's parameters of context "postmaster" (from `postgres --describe-config`)
+# that a cluster's configuration may list: a change takes effect only after a restart.
+# Used when ARM leaves out the swagger's `requiresRestart`, as its own examples do.
+RESTART_PARAMETERS = frozenset(
+    {
+        "archive_mode", "autovacuum_freeze_max_age", "autovacuum_max_workers",
+        "autovacuum_multixact_freeze_max_age", "dynamic_shared_memory_type", "hot_standby",
+        "huge_page_size", "huge_pages", "jit_provider", "listen_addresses",
+        "logging_collector", "max_connections", "max_files_per_process",
+        "max_locks_per_transaction", "max_logical_replication_workers",
+        "max_pred_locks_per_transaction", "max_prepared_transactions",
+        "max_replication_slots", "max_wal_senders", "max_worker_processes",
+        "min_dynamic_shared_memory", "old_snapshot_threshold", "port", "shared_buffers",
+        "shared_memory_type", "shared_preload_libraries", "superuser_reserved_connections",
+        "track_activity_query_size", "track_commit_timestamp", "wal_buffers",
+        "wal_decode_buffer_size", "wal_level", "wal_log_hints",
+    }
+)  # fmt: skip
+
+
+def cluster_name_problem(name: str) -> str | None:
+    """Why Azure would refuse ``name`` for a new cluster, before any request; else None."""
+    if not name:
+        return "Enter a name for the new server group."
+    if NAME_RULE.match(name):
+        return None
+    if name.isdigit():
+        return (
+            f"'{name}' is not a valid server group name: Azure refuses a name of digits "
+            f"only. {NAME_RULE_TEXT}"
+        )
+    return f"'{name}' is not a valid server group name. {NAME_RULE_TEXT}"
+
+
+def needs_restart(configuration: m.Configuration) -> bool:
+    """ARM's documented ``requiresRestart`` when it sends one, else PostgreSQL's context."""
+    if configuration.requires_restart is not None:
+        return bool(configuration.requires_restart)
+    return configuration.name in RESTART_PARAMETERS
 
 
 def parse_id(group_id: str) -> tuple[str, str, str]:
@@ -116,6 +179,13 @@ def _status(cluster: m.Cluster) -> str:
     if not state and provisioning == "succeeded":
         return "Ready"
     return (cluster.state or "Unknown").capitalize()
+
+
+def _not_reported(name: str) -> str:
+    return (
+        f"Azure has not reported an earliest restore point for {name} yet; restore becomes "
+        "available when it does."
+    )
 
 
 def _scrub(text: str) -> str:
@@ -187,9 +257,16 @@ def translate(error: AzureError, doing: str, subscription: str = "") -> BackendE
                 f"{code or 'Forbidden'}: {message}",
                 code=code or "Forbidden",
             )
+        if status == 200:
+            # A long-running operation that ended Failed: its status answer was a 200, and
+            # ARM's code and message are the whole news.
+            return BackendError(
+                f"Could not {doing}: Azure reported {code or 'Failed'}: {message}", code=code
+            )
         transient = status is not None and (status >= 500 or status == 408)
+        answered = f"{status} {code}" if code else f"{status}"
         return BackendError(
-            f"Could not {doing}: Azure answered {status} {code}: {message}".replace("  ", " "),
+            f"Could not {doing}: Azure answered {answered}: {message}",
             permanent=not transient,
             code=code,
         )
@@ -413,11 +490,20 @@ class AzureBackend(Backend):
         _, _, cluster = self._get_cluster(group_id)
         earliest = _aware(cluster.earliest_restore_time)
         if earliest is None:
-            raise BackendError(f"Server group {cluster.name} has no completed backup yet.")
+            raise BackendError(_not_reported(cluster.name))
         return RestoreWindow(earliest=earliest, latest=datetime.now(UTC))
 
+    def name_problem(self, name: str) -> str | None:
+        return cluster_name_problem(name)
+
+    def restore_blocker(self, group: ServerGroup) -> str | None:
+        blocker = super().restore_blocker(group)
+        if blocker and group.is_ready and group.earliest_restore is None:
+            return EARLIEST_NOT_REPORTED
+        return blocker
+
     def name_available(self, name: str) -> str | None:
-        problem = name_problem(name)
+        problem = cluster_name_problem(name)
         if problem:
             return problem
         if not self.subscription_ids:
@@ -445,12 +531,12 @@ class AzureBackend(Backend):
 
     def begin_restore(self, request: RestoreRequest) -> str:
         sub, rg, source = self._get_cluster(request.source_id)
-        problem = name_problem(request.target_name)
+        problem = cluster_name_problem(request.target_name)
         if problem:
             raise BackendError(problem)
         earliest = _aware(source.earliest_restore_time)
         if earliest is None:
-            raise BackendError(f"Server group {source.name} has no completed backup yet.")
+            raise BackendError(_not_reported(source.name))
         point = earliest if request.point_in_time is None else _aware(request.point_in_time)
         now = datetime.now(UTC)
         if not earliest <= point <= now:
@@ -664,7 +750,7 @@ class AzureBackend(Backend):
                         name=configuration.name,
                         value=group.value or "",
                         default=group.default_value or "",
-                        needs_restart=bool(configuration.requires_restart),
+                        needs_restart=needs_restart(configuration),
                         scope="coordinator" if group.role.lower() == "coordinator" else "worker",
                     )
                 )
@@ -680,25 +766,49 @@ class AzureBackend(Backend):
         sub, rg, name = self._locate(target_id)
         client = self._client(sub)
         copied = 0
-        needs_restart = False
+        restart = False
         for parameter in wanted:
             if current.get((parameter.scope, parameter.name)) == parameter.value:
                 continue
-            update = (
-                client.configurations.begin_update_on_coordinator
-                if parameter.scope == "coordinator"
-                else client.configurations.begin_update_on_node
-            )
             self._call(
                 f"set {parameter.name} on the {parameter.scope} nodes of {name}",
                 sub,
-                lambda update=update, parameter=parameter: update(
-                    rg, name, parameter.name, m.ServerConfiguration(value=parameter.value)
-                ).result(),
+                lambda parameter=parameter: self._set_parameter(client, rg, name, parameter),
             )
             copied += 1
-            needs_restart = needs_restart or parameter.needs_restart
-        return CopyResult(parameters=copied, needs_restart=needs_restart)
+            restart = restart or parameter.needs_restart
+        return CopyResult(parameters=copied, needs_restart=restart)
+
+    def _set_parameter(
+        self, client: CosmosdbForPostgresqlMgmtClient, rg: str, name: str, parameter: Parameter
+    ) -> None:
+        """Update one parameter and wait for Azure's operation to end.
+
+        The swagger (and so SDK 1.0.0) expects 200 or 201; Azure's own example of a worker
+        update answers 202 with the same headers. The SDK raises on that 202 after ARM has
+        accepted the change, so the 202 is followed here, with the SDK's pipeline.
+        """
+        operations = client.configurations
+        update = (
+            operations.begin_update_on_coordinator
+            if parameter.scope == "coordinator"
+            else operations.begin_update_on_node
+        )
+        try:
+            update(rg, name, parameter.name, m.ServerConfiguration(value=parameter.value)).result()
+        except HttpResponseError as error:
+            if error.status_code != 202 or error.response is None:
+                raise
+            self._follow_accepted(client, error.response)
+
+    def _follow_accepted(self, client: CosmosdbForPostgresqlMgmtClient, response: Any) -> None:
+        """Poll a 202's ``Azure-AsyncOperation`` to its end with ARM polling, as the SDK
+        polls a 201; a failed operation raises ``HttpResponseError`` with ARM's error."""
+        initial = PipelineResponse(response.request, response, PipelineContext(None))
+        polling = ARMPolling(
+            self.polling_interval, lro_options={"final-state-via": "azure-async-operation"}
+        )
+        LROPoller(client._client, initial, lambda pipeline_response: None, polling).result()
 
     def roles(self, group_id: str) -> list[str]:
         sub, rg, name = self._locate(group_id)

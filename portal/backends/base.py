@@ -232,6 +232,13 @@ class Backend:
     def restore_window(self, group_id: str) -> RestoreWindow:
         raise NotImplementedError
 
+    def name_problem(self, name: str) -> str | None:
+        """Why this cloud would refuse ``name`` for a new group, without asking it; else None.
+
+        Each cloud has one rule, its API's own; localcloud's is the default.
+        """
+        return name_problem(name)
+
     def name_available(self, name: str) -> str | None:
         """None when ``name`` may be used for a new group, else why not."""
         raise NotImplementedError

@@ -155,3 +155,11 @@ def test_failures_are_logged_without_the_token(arm, make_backend, orders, caplog
 
     assert "AuthorizationFailed" in caplog.text
     assert FakeCredential.TOKEN not in caplog.text
+
+
+def test_an_answer_without_an_arm_code_reads_cleanly(arm, make_backend, orders):
+    arm.script("GET", "serverGroupsv2$", status=400, body={"error": {"message": "Bad request."}})
+
+    error = failure(make_backend().list_server_groups)
+
+    assert error.message == "Could not list server groups: Azure answered 400: Bad request."

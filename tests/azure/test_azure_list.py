@@ -1,6 +1,7 @@
 from datetime import UTC
 
-from tests.fakes.azure_arm import SUB_A, SUB_B
+from portal.backends.azure import AzureBackend
+from tests.fakes.azure_arm import SUB_A, SUB_B, FakeArm
 
 
 def test_lists_clusters_of_every_subscription(arm, make_backend):
@@ -62,13 +63,8 @@ def test_zero_cache_seconds_asks_azure_every_time(arm, make_backend):
 
 def test_list_fields_come_from_the_cluster(arm, make_backend):
     source = arm.add_cluster(SUB_A, "rg-prod", "orders", node_count=4, postgresql_version="16")
-    arm.add_cluster(
-        SUB_A, "rg-prod", "orders-copy", source_resource_id=source.id,
-        source_location="westeurope", point_in_time=source.earliest_restore,
-        earliest_restore=None, state="Stopped",
-    )  # fmt: skip
 
-    copy, original = make_backend().list_server_groups()[::-1]
+    (original,) = make_backend().list_server_groups()
 
     assert original.node_count == 5
     assert original.postgresql_version == "16"
@@ -77,10 +73,38 @@ def test_list_fields_come_from_the_cluster(arm, make_backend):
     assert original.earliest_restore == source.earliest_restore
     assert original.earliest_restore.tzinfo == UTC
     assert original.id == source.id
+    assert original.restored_from == "" and original.restore_point is None
+
+
+def test_a_cluster_restored_outside_the_portal_shows_what_arm_says(arm, make_backend):
+    # ClusterCreatePITR.json's body: the source is named, the point is not.
+    source = arm.add_cluster(SUB_A, "rg-prod", "orders")
+    arm.add_cluster(
+        SUB_A, "rg-prod", "orders-copy", source_resource_id=source.id,
+        source_location="westeurope", earliest_restore=None, state="Stopped",
+    )  # fmt: skip
+
+    copy = {g.name: g for g in make_backend().list_server_groups()}["orders-copy"]
+
     assert copy.restored_from == "orders"
-    assert copy.restore_point == source.earliest_restore
+    assert copy.restore_point is None
     assert copy.status == "Stopped"
     assert not copy.has_backup
+
+
+def test_listing_follows_next_link_across_pages(credential):
+    arm = FakeArm(page_size=2)
+    for name in ["alpha", "bravo", "charlie"]:
+        arm.add_cluster(SUB_A, "rg-prod", name)
+    backend = AzureBackend(subscription_ids=[SUB_A], credential=credential, transport=arm)
+
+    groups = backend.list_server_groups()
+
+    assert [g.name for g in groups] == ["alpha", "bravo", "charlie"]
+    first, second = arm.requests_to("GET", "serverGroupsv2$")
+    assert "$skipToken" not in first.params
+    assert second.params["$skipToken"] == "2"
+    assert second.params["api-version"] == "2022-11-08"
 
 
 def test_requests_carry_a_bearer_token(arm, make_backend, credential):

@@ -1,13 +1,13 @@
 import pytest
 
-from portal.backends.base import NotFound
+from portal.backends.base import BackendError, NotFound, RestoreRequest
 
 
 def test_overview_has_coordinator_host_and_nodes(make_backend, orders):
     group = make_backend().get_server_group(orders.id)
 
     assert group.name == "orders"
-    assert group.coordinator_host == f"c-orders.{orders.dns_suffix}.postgres.cosmos.azure.com"
+    assert group.coordinator_host == "c.orders.postgres.database.azure.com"
     assert group.coordinator_port == 5432
     assert group.database == "citus" and group.admin_user == "citus"
     assert [(n.name, n.role) for n in group.nodes] == [
@@ -24,6 +24,34 @@ def test_restore_window_runs_from_earliest_restore_time_to_now(make_backend, ord
 
     assert window.earliest == orders.earliest_restore
     assert window.earliest < window.latest
+
+
+def test_restore_is_blocked_until_azure_reports_an_earliest_restore_point(
+    arm, make_backend, orders
+):
+    orders.earliest_restore = None
+    backend = make_backend()
+
+    group = backend.get_server_group(orders.id)
+    with pytest.raises(BackendError) as window:
+        backend.restore_window(orders.id)
+    with pytest.raises(BackendError) as restore:
+        backend.begin_restore(RestoreRequest(orders.id, "orders-r", None))
+
+    assert group.earliest_restore is None and not group.has_backup
+    assert backend.restore_blocker(group) == (
+        "Azure has not reported an earliest restore point for this cluster yet; "
+        "restore becomes available when it does."
+    )
+    assert (
+        window.value.message
+        == restore.value.message
+        == (
+            "Azure has not reported an earliest restore point for orders yet; "
+            "restore becomes available when it does."
+        )
+    )
+    assert not arm.requests_to("PUT", "orders-r")
 
 
 def test_unknown_cluster_is_not_found(make_backend, orders):

@@ -3,7 +3,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from portal.backends.azure import AzureBackend
 from portal.backends.base import BackendError, RestoreRequest
+from tests.fakes.azure_arm import SUB_A, FakeArm
 
 ARM_FAILURE = (
     "InternalServerError",
@@ -80,13 +82,45 @@ def test_polling_goes_from_in_progress_to_succeeded(arm, make_backend, orders):
     assert result.target_name == "orders-r"
     assert result.target_id == orders.id.replace("/orders", "/orders-r")
     assert result.point_in_time == orders.earliest_restore
+    (put,) = arm.requests_to("PUT", "/serverGroupsv2/orders-r$")
+    assert put.status == 201  # ClusterCreatePITR.json and the recorded exchange
     restored = backend.get_server_group(result.target_id)
     assert restored.status == "Ready"
-    assert restored.restored_from == "orders"
+    assert restored.coordinator_host == "c.orders-r.postgres.database.azure.com"
 
 
-def test_the_new_group_shows_as_restoring_while_azure_works(arm, make_backend, orders):
+def test_a_restored_cluster_is_what_real_azure_answers(arm, make_backend, orders):
+    # The recorded exchange: no source, no point, no earliest restore point, even when Ready.
+    backend = make_backend()
+    token = backend.begin_restore(RestoreRequest(orders.id, "orders-r", None))
+    result = backend.wait_restore(token, lambda progress: None)
+
+    restored = backend.get_server_group(result.target_id)
+
+    assert restored.restored_from == "" and restored.restore_point is None
+    assert restored.earliest_restore is None
+    assert backend.restore_blocker(restored).startswith(
+        "Azure has not reported an earliest restore point for this cluster yet"
+    )
+    arm.report_earliest_restore(arm.cluster(SUB_A, "rg-prod", "orders-r"), datetime.now(UTC))
+    assert backend.restore_blocker(backend.get_server_group(result.target_id)) is None
+
+
+def test_the_new_group_shows_as_provisioning_while_azure_works(arm, make_backend, orders):
     backend = make_backend(cache_seconds=0)
+    backend.begin_restore(RestoreRequest(orders.id, "orders-r", None))
+
+    statuses = {g.name: g.status for g in backend.list_server_groups()}
+
+    assert statuses == {"orders": "Ready", "orders-r": "Provisioning"}
+
+
+def test_a_cluster_that_names_its_source_shows_as_restoring(credential):
+    arm = FakeArm(lineage="example")  # ClusterCreatePITR.json names the source
+    orders = arm.add_cluster(SUB_A, "rg-prod", "orders")
+    backend = AzureBackend(
+        subscription_ids=[SUB_A], credential=credential, transport=arm, cache_seconds=0
+    )
     backend.begin_restore(RestoreRequest(orders.id, "orders-r", None))
 
     statuses = {g.name: g.status for g in backend.list_server_groups()}
@@ -119,6 +153,8 @@ def test_abandoning_a_failed_restore_deletes_the_failed_cluster(arm, make_backen
     said = backend.abandon_restore(token)
 
     assert said == "Deleted the failed server group orders-r in resource group rg-prod."
+    (delete,) = arm.requests_to("DELETE", "orders-r$")
+    assert delete.status == 202  # ClusterDelete.json
     assert arm.cluster(orders.subscription, "rg-prod", "orders-r") is None
 
 

@@ -103,6 +103,12 @@ def test_custom_restore_through_the_wizard_to_post_restore_tasks(
     toast.get_by_role("link", name="Open orders-pitr").click()
     expect(page.get_by_role("heading", name="orders-pitr", exact=True)).to_be_visible()
     expect(page.locator(".essentials")).to_contain_text("Ready")
+    # Azure answers the restored cluster with sourceResourceId null and no point: the
+    # lineage comes from the portal's own record of the restore.
+    expect(page.locator(".essentials")).to_contain_text(f"orders at {point:%Y-%m-%d %H:%M:%S} UTC")
+    expect(page.locator("#restore-why")).to_contain_text(
+        "Azure has not reported an earliest restore point for this cluster yet"
+    )
     screenshot("09-new-overview")
 
     page.get_by_role("link", name="Post-restore tasks").click()
@@ -115,6 +121,13 @@ def test_custom_restore_through_the_wizard_to_post_restore_tasks(
     expect(firewall.get_by_role("button", name="Copy from source")).to_have_count(0)
     screenshot("11-rules-copied")
     assert held_arm.cluster(SUB_A, "rg-prod", "orders-pitr").firewall_rules == source.firewall_rules
+
+    # The worker update answers 202 (ConfigurationUpdateNode.json), followed to its end.
+    page.locator("#task-parameters").get_by_role("button", name="Copy from source").click()
+    expect(page.locator("#banner-area")).to_contain_text("Copied 3 server parameters from orders.")
+    screenshot("12-parameters-copied")
+    assert held_arm.cluster(SUB_A, "rg-prod", "orders-pitr").parameters == source.parameters
+    assert 202 in {r.status for r in held_arm.requests_to("PUT", "/nodeConfigurations/")}
 
 
 def focus_by_tab(page, matches, limit: int = 40) -> None:

@@ -1,15 +1,62 @@
-"""A fake Azure Resource Manager for offline tests of the Azure backend.
+"""A fake Azure Resource Manager for Cosmos DB for PostgreSQL, answering as Azure documents.
 
 ``FakeArm`` is an azure-core ``HttpTransport``: hand it to ``AzureBackend(transport=...)``
-and the real SDK (serialisation, retries, bearer auth, long-running-operation polling)
-runs unchanged against an in-memory model of subscriptions, clusters
-(``Microsoft.DBforPostgreSQL/serverGroupsv2``), servers, firewall rules,
-configurations and roles. It records every request, can be told to answer a
-request with an error (``script``), and never waits (``sleep`` only records).
+and the real SDK (serialisation, retries, bearer auth, paging, long-running-operation
+polling) runs unchanged against an in-memory model of subscriptions, clusters
+(``Microsoft.DBforPostgreSQL/serverGroupsv2``, API 2022-11-08), servers, firewall rules,
+configurations and roles. It records every request, can be told to answer a request
+otherwise (``script``), and never waits (``sleep`` only records).
 
-``FakeCredential`` stands in for ``DefaultAzureCredential``.
+Where each answer comes from. The published examples live beside the API's swagger in
+``Azure/azure-rest-api-specs``, ``specification/postgresqlhsc/resource-manager/
+Microsoft.DBforPostgreSQL/stable/2022-11-08/examples/``; the swagger is
+``postgresqlhsc.json`` in the folder above. The recorded exchange is a public API-test
+report of a real point-in-time restore (a PUT and the GET twelve minutes later, API
+2022-11-08, March 2023).
 
-It is thread-safe so that a live server (browser tests) can share one instance.
+- Cluster bodies (list, GET): ``ClusterGet.json``, ``ClusterList.json``,
+  ``ClusterListByResourceGroup.json``: ``sourceResourceId`` and ``sourceLocation`` null on
+  a cluster that is no restore, ``earliestRestoreTime`` set, ``maintenanceWindow``,
+  ``serverNames``. Lists carry ``nextLink`` (null on the last page, as in the examples);
+  the swagger marks both lists ``x-ms-pageable`` with ``nextLink``, so ``page_size`` splits
+  them into pages linked by a ``$skipToken`` URL.
+- Host names: ``c.<cluster>.postgres.database.azure.com`` and ``w<n>.<cluster>...``, as in
+  the recorded exchange (``ClusterCreatePITR.json`` has the same shape on a test domain;
+  the list examples' ``<cluster>-c.postgres...`` is not what the real service sent).
+- The restore PUT: ``ClusterCreatePITR.json`` and the recorded exchange: 201 with
+  ``Azure-AsyncOperation`` and ``Location`` headers, ``provisioningState`` and ``state``
+  "Provisioning", ``earliestRestoreTime`` null. The body never carries ``pointInTimeUTC``.
+  ``lineage`` picks which of the two documented bodies a restored cluster has from then
+  on: "recorded" (the default, what real Azure sent: ``sourceResourceId`` null, no
+  ``sourceLocation``, in the 201 and in every GET after) or "example"
+  (``ClusterCreatePITR.json``: ``sourceResourceId`` and ``sourceLocation`` set).
+  ``earliestRestoreTime`` stays null after the restore (the recorded GET twelve minutes
+  later still has null) until a test calls ``report_earliest_restore``.
+- Delete: ``ClusterDelete.json``: 202 with both headers; 204 when there is nothing to
+  delete.
+- Servers: ``ServerListByCluster.json`` (no ``nextLink``: the swagger says not pageable).
+- Name check: ``CheckNameAvailability.json``: ``nameAvailable`` is the string "True" and
+  ``message`` is "". A taken name answers "False" with a message (no example shows one).
+- Configurations: the list follows ``ConfigurationListByCluster.json`` (type
+  ``.../serverGroupsv2/configurations``, per-role values and defaults, no
+  ``requiresRestart``; the parameters and their defaults are the example's, plus
+  ``max_connections`` and ``shared_buffers`` with made-up defaults). An update of the
+  coordinator follows ``ConfigurationUpdateCoordinator.json`` (201), of the workers
+  ``ConfigurationUpdateNode.json`` (202, although the swagger lists only 200 and 201);
+  both answer only ``value``, typed ``.../configurations/coordinator`` or ``/node``, with
+  both headers. The GETs follow ``ConfigurationGetCoordinator.json`` and
+  ``ConfigurationGetNode.json``. ``reported_restart`` adds the swagger's documented
+  ``requiresRestart`` to a list item, which the example never sends.
+- Firewall rules: ``FirewallRuleCreate.json`` (201, both headers, no provisioning state
+  in the body), ``FirewallRuleGet.json`` and ``FirewallRuleListByCluster.json``.
+- Roles: ``RoleListByCluster.json``.
+- Not documented by the provider's examples, so written after ARM's common conventions:
+  the async-operation resource (``status`` InProgress, Succeeded or Failed with
+  ``error``), the ``operationResults`` answers (202 while running, 204 after), every
+  error body (``{"error": {"code", "message"}}``) and its code.
+
+``FakeCredential`` stands in for ``DefaultAzureCredential``. The fake is thread-safe, so
+a live server (browser tests) can share one instance.
 """
 
 from __future__ import annotations
@@ -35,18 +82,54 @@ ARM = "https://management.azure.com"
 API_VERSION = "2022-11-08"
 PROVIDER = "Microsoft.DBforPostgreSQL"
 TYPE = f"{PROVIDER}/serverGroupsv2"
-DOMAIN = "postgres.cosmos.azure.com"
+DOMAIN = "postgres.database.azure.com"
 # Two subscription ids for tests and demos.
 SUB_A = "00000000-0000-0000-0000-00000000000a"
 SUB_B = "00000000-0000-0000-0000-00000000000b"
 
-# A small catalogue of server parameters: name -> (default, requires restart, data type).
-DEFAULT_PARAMETERS: dict[str, tuple[str, bool, str]] = {
-    "max_connections": ("300", True, "Integer"),
-    "work_mem": ("4096", False, "Integer"),
-    "log_min_duration_statement": ("-1", False, "Integer"),
-    "citus.max_adaptive_executor_pool_size": ("16", False, "Integer"),
-    "shared_buffers": ("131072", True, "Integer"),
+
+@dataclass(frozen=True)
+class Setting:
+    """One server parameter as ConfigurationListByCluster.json lists it."""
+
+    coordinator_default: str
+    worker_default: str
+    data_type: str
+    allowed: str
+    description: str
+
+
+SETTINGS: dict[str, Setting] = {
+    "array_nulls": Setting("on", "on", "Boolean", "on,off", "Enable input of NULL elements."),
+    "backslash_quote": Setting(
+        "safe_encoding", "safe_encoding", "Enumeration", "safe_encoding,on,off",
+        "Sets whether \"\\'\" is allowed in string literals.",
+    ),
+    "work_mem": Setting(
+        "158720", "115712", "Integer", "4096-2097151",
+        "Sets the amount of memory to be used by internal sort operations and hash tables.",
+    ),
+    "client_encoding": Setting(
+        "sql_ascii", "sql_ascii", "Enumeration", "UTF8,SQL_ASCII,LATIN1",
+        "Sets the client's character set encoding.",
+    ),
+    "max_connections": Setting(
+        "300", "300", "Integer", "25-5000", "Sets the maximum number of concurrent connections."
+    ),
+    "shared_buffers": Setting(
+        "131072", "131072", "Integer", "16-1073741823",
+        "Sets the number of shared memory buffers used by the server.",
+    ),
+}  # fmt: skip
+
+# The systemData block every documented body carries.
+SYSTEM_DATA = {
+    "createdBy": "user1",
+    "createdByType": "User",
+    "createdAt": "2020-01-01T17:18:19.1234567Z",
+    "lastModifiedBy": "user2",
+    "lastModifiedByType": "User",
+    "lastModifiedAt": "2020-01-02T17:18:19.1234567Z",
 }
 
 
@@ -68,6 +151,7 @@ class Recorded:
     params: dict[str, str]
     json: Any
     authorized: bool  # whether a bearer token was sent (the token itself is not kept)
+    status: int = 0  # what the fake answered
 
 
 @dataclass
@@ -90,14 +174,15 @@ class RestorePlan:
 
 @dataclass
 class Operation:
-    subscription: str
-    location: str
+    """An async operation: what ``Azure-AsyncOperation`` points at."""
+
     remaining: int
     error: tuple[str, str] | None
     on_success: Any  # callable run once when the operation succeeds
     on_failure: Any
     status: str = "InProgress"
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    ended: datetime | None = None
 
 
 @dataclass
@@ -108,17 +193,16 @@ class Cluster:
     location: str
     node_count: int = 2
     postgresql_version: str = "15"
-    citus_version: str = "12.1"
+    citus_version: str = "11.1"
     state: str = "Ready"
     provisioning_state: str = "Succeeded"
     earliest_restore: datetime | None = None
+    # What ARM reports as the cluster's source: None on every cluster real Azure restored.
     source_resource_id: str | None = None
     source_location: str | None = None
-    point_in_time: datetime | None = None
     administrator_login: str = "citus"
     tags: dict[str, str] = field(default_factory=dict)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    dns_suffix: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     firewall_rules: dict[str, tuple[str, str]] = field(default_factory=dict)
     # name -> {"coordinator": value, "worker": value}; absent means the default.
     parameters: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -131,62 +215,65 @@ class Cluster:
             f"/providers/{TYPE}/{self.name}"
         )
 
+    @property
+    def coordinator_host(self) -> str:
+        return f"c.{self.name}.{DOMAIN}"
+
     def server_names(self) -> list[tuple[str, str, str]]:
         """(server name, role, FQDN) for the coordinator and each worker."""
-        servers = [(f"{self.name}-c", "Coordinator", f"c-{self.name}.{self.dns_suffix}.{DOMAIN}")]
+        servers = [(f"{self.name}-c", "Coordinator", self.coordinator_host)]
         for index in range(self.node_count):
-            servers.append(
-                (
-                    f"{self.name}-w{index}",
-                    "Worker",
-                    f"w{index}-{self.name}.{self.dns_suffix}.{DOMAIN}",
-                )
-            )
+            servers.append((f"{self.name}-w{index}", "Worker", f"w{index}.{self.name}.{DOMAIN}"))
         return servers
 
     def parameter(self, name: str, role: str) -> str:
-        return self.parameters.get(name, {}).get(role, DEFAULT_PARAMETERS[name][0])
+        setting = SETTINGS[name]
+        default = setting.coordinator_default if role == "coordinator" else setting.worker_default
+        return self.parameters.get(name, {}).get(role, default)
 
     def to_json(self) -> dict:
+        """The body of ClusterGet.json (or, restored, of the recorded GET)."""
         properties = {
-            "administratorLogin": self.administrator_login,
             "provisioningState": self.provisioning_state,
             "state": self.state,
             "postgresqlVersion": self.postgresql_version,
             "citusVersion": self.citus_version,
-            "enableShardsOnCoordinator": self.node_count == 0,
+            "maintenanceWindow": {
+                "customWindow": "Disabled",
+                "dayOfWeek": 0,
+                "startHour": 0,
+                "startMinute": 0,
+            },
+            "administratorLogin": self.administrator_login,
+            "preferredPrimaryZone": "1",
             "enableHa": False,
+            "enableShardsOnCoordinator": self.node_count == 0,
             "coordinatorServerEdition": "GeneralPurpose",
-            "coordinatorStorageQuotaInMb": 131072,
+            "coordinatorStorageQuotaInMb": 524288,
             "coordinatorVCores": 4,
             "coordinatorEnablePublicIpAccess": True,
             "nodeServerEdition": "MemoryOptimized",
             "nodeCount": self.node_count,
             "nodeStorageQuotaInMb": 524288,
-            "nodeVCores": 4,
+            "nodeVCores": 8,
             "nodeEnablePublicIpAccess": False,
             "serverNames": [
                 {"name": name, "fullyQualifiedDomainName": fqdn}
                 for name, _, fqdn in self.server_names()
             ],
+            "sourceResourceId": self.source_resource_id,
+            "sourceLocation": self.source_location,
             "readReplicas": [],
             "earliestRestoreTime": iso(self.earliest_restore),
+            "privateEndpointConnections": [],
         }
-        if self.source_resource_id:
-            properties["sourceResourceId"] = self.source_resource_id
-            properties["sourceLocation"] = self.source_location
-            properties["pointInTimeUTC"] = iso(self.point_in_time)
         return {
             "id": self.id,
             "name": self.name,
             "type": TYPE,
-            "location": self.location,
             "tags": dict(self.tags),
-            "systemData": {
-                "createdBy": "dba@example.com",
-                "createdByType": "User",
-                "createdAt": iso(self.created_at),
-            },
+            "location": self.location,
+            "systemData": {**SYSTEM_DATA, "createdAt": iso(self.created_at)},
             "properties": properties,
         }
 
@@ -227,7 +314,10 @@ _CLUSTER = _RG + rf"/providers/{PROVIDER}/serverGroupsv2/(?P<name>[^/]+)"
 class FakeArm(HttpTransport):
     """An in-memory ARM answering the SDK's requests; see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, lineage: str = "recorded", page_size: int | None = None) -> None:
+        assert lineage in {"recorded", "example"}, lineage
+        self.lineage = lineage
+        self.page_size = page_size  # None: every list in one page
         self.lock = threading.RLock()
         self.subscriptions: dict[str, set[str]] = {}  # subscription -> resource groups
         self.forbidden: set[str] = set()
@@ -236,6 +326,10 @@ class FakeArm(HttpTransport):
         self.restore_plans: dict[str, RestorePlan] = {}
         self.default_plan = RestorePlan()
         self.taken_names: set[str] = set()  # names used elsewhere in Azure
+        # configuration name -> (code, message): updates of it fail in their operation.
+        self.refused_settings: dict[str, tuple[str, str]] = {}
+        # configuration names whose list item carries the swagger's requiresRestart.
+        self.reported_restart: dict[str, bool] = {}
         self.requests: list[Recorded] = []
         self.sleeps: list[float] = []
         self.scripts: list[Scripted] = []
@@ -285,6 +379,11 @@ class FakeArm(HttpTransport):
     def cluster(self, subscription: str, resource_group: str, name: str) -> Cluster | None:
         with self.lock:
             return self.clusters.get((subscription, resource_group.lower(), name))
+
+    def report_earliest_restore(self, cluster: Cluster, moment: datetime) -> None:
+        """Azure's first backup of a restored cluster: from now on it has a restore point."""
+        with self.lock:
+            cluster.earliest_restore = moment
 
     def plan_restore(self, name: str, **plan: Any) -> None:
         """How the restore into ``name`` will go (see ``RestorePlan``)."""
@@ -347,11 +446,11 @@ class FakeArm(HttpTransport):
         body = json.loads(raw) if raw else None
         params = {key: values[0] for key, values in parse_qs(parts.query).items()}
         authorized = request.headers.get("Authorization", "").startswith("Bearer ")
+        recorded = Recorded(request.method, request.url, parts.path, params, body, authorized)
         with self.lock:
-            self.requests.append(
-                Recorded(request.method, request.url, parts.path, params, body, authorized)
-            )
+            self.requests.append(recorded)
             status, answer, headers = self._answer(request.method, parts.path, params, body)
+            recorded.status = status
         return self._response(request, status, answer, headers)
 
     def _response(self, request: Any, status: int, body: Any, headers: dict[str, str]) -> Any:
@@ -389,6 +488,10 @@ class FakeArm(HttpTransport):
                 problem = self._subscription_problem(groups["sub"], path)
                 if problem:
                     return problem
+                if method == "GET" and handler in {
+                    self._list_subscription, self._list_resource_group, self._list_configurations
+                }:  # fmt: skip
+                    groups["skip"] = int(params.get("$skipToken", "0") or 0)
                 return handler(body=body, **groups)
         return 404, arm_error("NoRouteFound", f"FakeArm has no route for {method} {path}"), {}
 
@@ -413,6 +516,15 @@ class FakeArm(HttpTransport):
             )
         return None
 
+    def _page(self, path: str, items: list[dict], skip: int) -> dict:
+        """One page of a pageable list; ``nextLink`` null on the last, as in the examples."""
+        if self.page_size is None:
+            return {"value": items, "nextLink": None}
+        end = skip + self.page_size
+        more = end < len(items)
+        link = f"{ARM}{path}?api-version={API_VERSION}&$skipToken={end}" if more else None
+        return {"value": items[skip:end], "nextLink": link}
+
     # Handlers: each returns (status, JSON body, headers)
 
     def _found(self, sub: str, rg: str, name: str) -> Cluster | tuple[int, Any, dict]:
@@ -435,11 +547,12 @@ class FakeArm(HttpTransport):
             )
         return cluster
 
-    def _list_subscription(self, sub: str, body: Any) -> tuple[int, Any, dict]:
+    def _list_subscription(self, sub: str, body: Any, skip: int) -> tuple[int, Any, dict]:
         found = [c.to_json() for (s, _, _), c in sorted(self.clusters.items()) if s == sub]
-        return 200, {"value": found}, {}
+        path = f"/subscriptions/{sub}/providers/{TYPE}"
+        return 200, self._page(path, found, skip), {}
 
-    def _list_resource_group(self, sub: str, rg: str, body: Any) -> tuple[int, Any, dict]:
+    def _list_resource_group(self, sub: str, rg: str, body: Any, skip: int):
         if rg.lower() not in self.subscriptions[sub]:
             return (
                 404,
@@ -451,7 +564,8 @@ class FakeArm(HttpTransport):
             for (s, g, _), c in sorted(self.clusters.items())
             if s == sub and g == rg.lower()
         ]
-        return 200, {"value": found}, {}
+        path = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{TYPE}"
+        return 200, self._page(path, found, skip), {}
 
     def _get_cluster(self, sub: str, rg: str, name: str, body: Any) -> tuple[int, Any, dict]:
         cluster = self._found(sub, rg, name)
@@ -462,14 +576,10 @@ class FakeArm(HttpTransport):
     def _operation(
         self, sub: str, location: str, remaining: int, error=None, on_success=None, on_failure=None
     ) -> dict[str, str]:
+        """A new async operation; returns the two headers every documented 201/202 has."""
         op_id = str(uuid.uuid4())
         self.operations[op_id] = Operation(
-            sub,
-            location,
-            remaining,
-            error,
-            on_success or (lambda: None),
-            on_failure or (lambda: None),
+            remaining, error, on_success or (lambda: None), on_failure or (lambda: None)
         )
         url = (
             f"{ARM}/subscriptions/{sub}/providers/{PROVIDER}/locations/{location}"
@@ -516,19 +626,20 @@ class FakeArm(HttpTransport):
                 ),
                 {},
             )
+        example = self.lineage == "example"
         cluster = Cluster(
             sub, rg, name, location=body["location"], node_count=source.node_count,
             postgresql_version=source.postgresql_version, citus_version=source.citus_version,
-            state="Provisioning", provisioning_state="InProgress", earliest_restore=None,
-            source_resource_id=source.id, source_location=properties.get("sourceLocation"),
-            point_in_time=point, tags=dict(body.get("tags") or {}),
+            state="Provisioning", provisioning_state="Provisioning", earliest_restore=None,
+            source_resource_id=source.id if example else None,
+            source_location=properties.get("sourceLocation") if example else None,
+            tags=dict(body.get("tags") or {}),
         )  # fmt: skip
         self.clusters[(sub, rg.lower(), name)] = cluster
         plan = self.restore_plans.get(name, self.default_plan)
 
         def succeed() -> None:
             cluster.state, cluster.provisioning_state = "Ready", "Succeeded"
-            cluster.earliest_restore = datetime.now(UTC)
 
         def fail() -> None:
             if plan.keep_failed_cluster:
@@ -539,11 +650,16 @@ class FakeArm(HttpTransport):
         headers = self._operation(
             sub, cluster.location, plan.in_progress, plan.error, succeed, fail
         )
-        return 201, cluster.to_json(), headers
+        answer = cluster.to_json()
+        if not example:  # the recorded 201 has no sourceLocation at all
+            del answer["properties"]["sourceLocation"]
+        return 201, answer, headers
 
     def _delete_cluster(self, sub: str, rg: str, name: str, body: Any) -> tuple[int, Any, dict]:
         cluster = self._found(sub, rg, name)
         if isinstance(cluster, tuple):
+            if cluster[0] == 404 and cluster[1]["error"]["code"] == "ResourceNotFound":
+                return 204, None, {}
             return cluster
         cluster.provisioning_state = "Deleting"
 
@@ -560,12 +676,20 @@ class FakeArm(HttpTransport):
             if operation.remaining > 0:
                 operation.remaining -= 1
             elif operation.error:
-                operation.status = "Failed"
+                operation.status, operation.ended = "Failed", datetime.now(UTC)
                 operation.on_failure()
             else:
-                operation.status = "Succeeded"
+                operation.status, operation.ended = "Succeeded", datetime.now(UTC)
                 operation.on_success()
-        answer = {"name": op, "status": operation.status, "startTime": iso(operation.started)}
+        answer = {
+            "id": f"/subscriptions/{sub}/providers/{PROVIDER}/locations/{loc}"
+            f"/azureAsyncOperation/{op}",
+            "name": op,
+            "status": operation.status,
+            "startTime": iso(operation.started),
+        }
+        if operation.ended:
+            answer["endTime"] = iso(operation.ended)
         if operation.status == "Failed":
             code, message = operation.error
             answer["error"] = {"code": code, "message": message}
@@ -580,26 +704,28 @@ class FakeArm(HttpTransport):
         return 204, None, {}
 
     def _servers_json(self, cluster: Cluster) -> list[dict]:
+        editions = {"Coordinator": "GeneralPurpose", "Worker": "MemoryOptimized"}
         return [
             {
                 "id": f"{cluster.id}/servers/{name}",
                 "name": name,
                 "type": f"{TYPE}/servers",
+                "systemData": SYSTEM_DATA,
                 "properties": {
-                    "serverEdition": "GeneralPurpose",
-                    "storageQuotaInMb": 131072,
-                    "vCores": 4,
-                    "enableHa": False,
-                    "enablePublicIpAccess": role == "Coordinator",
-                    "isReadOnly": False,
-                    "administratorLogin": cluster.administrator_login,
                     "fullyQualifiedDomainName": fqdn,
-                    "role": role,
-                    "state": cluster.state,
-                    "haState": "",
-                    "availabilityZone": "1",
                     "postgresqlVersion": cluster.postgresql_version,
                     "citusVersion": cluster.citus_version,
+                    "availabilityZone": "1",
+                    "role": role,
+                    "serverEdition": editions[role],
+                    "storageQuotaInMb": 524288,
+                    "vCores": 4 if role == "Coordinator" else 8,
+                    "enableHa": False,
+                    "enablePublicIpAccess": role == "Coordinator",
+                    "state": cluster.state,
+                    "haState": "NotEnabled",
+                    "administratorLogin": cluster.administrator_login,
+                    "isReadOnly": False,
                 },
             }
             for name, role, fqdn in cluster.server_names()
@@ -611,28 +737,24 @@ class FakeArm(HttpTransport):
             return cluster
         return 200, {"value": self._servers_json(cluster)}, {}
 
-    def _rule_json(self, cluster: Cluster, rule: str) -> dict:
-        start, end = cluster.firewall_rules[rule]
+    def _rule_json(self, cluster: Cluster, rule: str, start: str, end: str) -> dict:
         return {
             "id": f"{cluster.id}/firewallRules/{rule}",
             "name": rule,
             "type": f"{TYPE}/firewallRules",
-            "properties": {
-                "startIpAddress": start,
-                "endIpAddress": end,
-                "provisioningState": "Succeeded",
-            },
+            "systemData": SYSTEM_DATA,
+            "properties": {"startIpAddress": start, "endIpAddress": end},
         }
 
     def _list_rules(self, sub: str, rg: str, name: str, body: Any) -> tuple[int, Any, dict]:
         cluster = self._found(sub, rg, name)
         if isinstance(cluster, tuple):
             return cluster
-        return (
-            200,
-            {"value": [self._rule_json(cluster, r) for r in sorted(cluster.firewall_rules)]},
-            {},
-        )
+        rules = [
+            self._rule_json(cluster, rule, *cluster.firewall_rules[rule])
+            for rule in sorted(cluster.firewall_rules)
+        ]
+        return 200, {"value": rules}, {}
 
     def _get_rule(self, sub: str, rg: str, name: str, rule: str, body: Any):
         cluster = self._found(sub, rg, name)
@@ -640,94 +762,98 @@ class FakeArm(HttpTransport):
             return cluster
         if rule not in cluster.firewall_rules:
             return 404, arm_error("ResourceNotFound", f"Firewall rule '{rule}' was not found."), {}
-        return 200, self._rule_json(cluster, rule), {}
+        return 200, self._rule_json(cluster, rule, *cluster.firewall_rules[rule]), {}
 
     def _put_rule(self, sub: str, rg: str, name: str, rule: str, body: Any):
         cluster = self._found(sub, rg, name)
         if isinstance(cluster, tuple):
             return cluster
-        properties = body["properties"]
+        start, end = body["properties"]["startIpAddress"], body["properties"]["endIpAddress"]
 
         def apply() -> None:
-            cluster.firewall_rules[rule] = (
-                properties["startIpAddress"],
-                properties["endIpAddress"],
-            )
+            cluster.firewall_rules[rule] = (start, end)
 
         headers = self._operation(sub, cluster.location, 0, on_success=apply)
-        answer = {"name": rule, "properties": {**properties, "provisioningState": "InProgress"}}
-        return 201, answer, headers
+        return 201, self._rule_json(cluster, rule, start, end), headers
 
-    def _list_configurations(self, sub: str, rg: str, name: str, body: Any):
+    def _configuration_json(self, cluster: Cluster, cfg: str) -> dict:
+        setting = SETTINGS[cfg]
+        groups = []
+        for role, default in (
+            ("Coordinator", setting.coordinator_default),
+            ("Worker", setting.worker_default),
+        ):
+            value = cluster.parameter(cfg, role.lower())
+            groups.append(
+                {
+                    "role": role,
+                    "value": value,
+                    "defaultValue": default,
+                    "source": "system-default" if value == default else "user-override",
+                }
+            )
+        properties: dict[str, Any] = {
+            "description": setting.description,
+            "dataType": setting.data_type,
+            "allowedValues": setting.allowed,
+            "serverRoleGroupConfigurations": groups,
+            "provisioningState": "Succeeded",
+        }
+        if cfg in self.reported_restart:
+            properties["requiresRestart"] = self.reported_restart[cfg]
+        return {
+            "id": f"{cluster.id}/configurations/{cfg}",
+            "name": cfg,
+            "type": f"{TYPE}/configurations",
+            "systemData": SYSTEM_DATA,
+            "properties": properties,
+        }
+
+    def _list_configurations(self, sub: str, rg: str, name: str, body: Any, skip: int):
         cluster = self._found(sub, rg, name)
         if isinstance(cluster, tuple):
             return cluster
-        value = []
-        for cfg, (default, restart, data_type) in DEFAULT_PARAMETERS.items():
-            value.append({
-                "id": f"{cluster.id}/configurations/{cfg}",
-                "name": cfg,
-                "type": f"{TYPE}/configurations",
-                "properties": {
-                    "description": f"The {cfg} server parameter.",
-                    "dataType": data_type,
-                    "allowedValues": "-1-2147483647",
-                    "requiresRestart": restart,
-                    "serverRoleGroupConfigurations": [
-                        {
-                            "role": role,
-                            "value": cluster.parameter(cfg, role.lower()),
-                            "defaultValue": default,
-                            "source": "user-override"
-                            if cluster.parameter(cfg, role.lower()) != default
-                            else "system-default",
-                        }
-                        for role in ("Coordinator", "Worker")
-                    ],
-                    "provisioningState": "Succeeded",
-                },
-            })  # fmt: skip
-        return 200, {"value": value}, {}
+        items = [self._configuration_json(cluster, cfg) for cfg in SETTINGS]
+        path = f"{cluster.id}/configurations"
+        return 200, self._page(path, items, skip), {}
 
-    def _role_configuration_json(self, cluster: Cluster, kind: str, cfg: str) -> dict:
-        default, restart, data_type = DEFAULT_PARAMETERS[cfg]
-        role = "coordinator" if kind == "coordinator" else "worker"
-        value = cluster.parameter(cfg, role)
+    def _role_configuration_json(self, cluster: Cluster, kind: str, cfg: str, value: str) -> dict:
+        """ConfigurationUpdate*/ConfigurationGet* bodies: only ``value``."""
         return {
-            "id": f"{cluster.id}/{kind}Configurations/{cfg}",
+            "id": f"{cluster.id}/configurations/{cfg}",
             "name": cfg,
-            "type": f"{TYPE}/{kind}Configurations",
-            "properties": {
-                "value": value,
-                "source": "user-override" if value != default else "system-default",
-                "defaultValue": default,
-                "dataType": data_type,
-                "requiresRestart": restart,
-                "provisioningState": "Succeeded",
-            },
+            "type": f"{TYPE}/configurations/{kind}",
+            "systemData": SYSTEM_DATA,
+            "properties": {"value": value},
         }
 
     def _get_role_configuration(self, sub: str, rg: str, name: str, kind: str, cfg: str, body: Any):
         cluster = self._found(sub, rg, name)
         if isinstance(cluster, tuple):
             return cluster
-        if cfg not in DEFAULT_PARAMETERS:
+        if cfg not in SETTINGS:
             return 404, arm_error("ResourceNotFound", f"Configuration '{cfg}' was not found."), {}
-        return 200, self._role_configuration_json(cluster, kind, cfg), {}
+        value = cluster.parameter(cfg, "coordinator" if kind == "coordinator" else "worker")
+        return 200, self._role_configuration_json(cluster, kind, cfg, value), {}
 
     def _put_role_configuration(self, sub: str, rg: str, name: str, kind: str, cfg: str, body: Any):
         cluster = self._found(sub, rg, name)
         if isinstance(cluster, tuple):
             return cluster
-        if cfg not in DEFAULT_PARAMETERS:
+        if cfg not in SETTINGS:
             return 404, arm_error("ResourceNotFound", f"Configuration '{cfg}' was not found."), {}
         role = "coordinator" if kind == "coordinator" else "worker"
+        value = body["properties"]["value"]
 
         def apply() -> None:
-            cluster.parameters.setdefault(cfg, {})[role] = body["properties"]["value"]
+            cluster.parameters.setdefault(cfg, {})[role] = value
 
-        headers = self._operation(sub, cluster.location, 0, on_success=apply)
-        return 201, self._role_configuration_json(cluster, kind, cfg), headers
+        headers = self._operation(
+            sub, cluster.location, 0, error=self.refused_settings.get(cfg), on_success=apply
+        )
+        # ConfigurationUpdateCoordinator.json answers 201, ConfigurationUpdateNode.json 202.
+        status = 201 if kind == "coordinator" else 202
+        return status, self._role_configuration_json(cluster, kind, cfg, value), headers
 
     def _list_roles(self, sub: str, rg: str, name: str, body: Any):
         cluster = self._found(sub, rg, name)
@@ -738,6 +864,7 @@ class FakeArm(HttpTransport):
                 "id": f"{cluster.id}/roles/{role}",
                 "name": role,
                 "type": f"{TYPE}/roles",
+                "systemData": SYSTEM_DATA,
                 "properties": {"provisioningState": "Succeeded"},
             }
             for role in cluster.roles
@@ -748,7 +875,10 @@ class FakeArm(HttpTransport):
         name = body["name"]
         assert body["type"] == TYPE, body
         taken = name in self.taken_names or any(n == name for (_, _, n) in self.clusters)
-        answer = {"name": name, "type": TYPE, "nameAvailable": not taken}
-        if taken:
-            answer["message"] = f"Server group name '{name}' already exists."
+        answer = {
+            "nameAvailable": "False" if taken else "True",
+            "message": f"Server group name '{name}' already exists." if taken else "",
+            "name": name,
+            "type": TYPE,
+        }
         return 200, answer, {}

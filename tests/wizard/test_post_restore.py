@@ -26,14 +26,15 @@ def test_post_restore_tasks_show_endpoint_rules_parameters_roles_and_alerts(
     html = operator_client.get(TASKS_URL).content.decode()
 
     endpoint = html.split('id="task-endpoint"')[1].split("</li>")[0]
-    assert f"c-orders-r1.{restored.dns_suffix}.postgres.cosmos.azure.com" in endpoint
+    assert "c.orders-r1.postgres.database.azure.com" in endpoint
     assert "<code>5432</code>" in endpoint and "<code>citus</code>" in endpoint
     firewall = html.split('id="task-firewall"')[1].split("</li>\n")[0]
     assert "Source (orders)" in firewall and "Restored (orders-r1)" in firewall
     assert "office: 203.0.113.0 – 203.0.113.255" in firewall
     assert "To do" in firewall and "Copy from source" in firewall
     parameters = html.split('id="task-parameters"')[1].split("</li>\n")[0]
-    assert "<code>work_mem</code></td><td>coordinator</td><td>65536</td><td>4096</td>" in parameters
+    work_mem = "<code>work_mem</code></td><td>coordinator</td><td>65536</td><td>158720</td>"
+    assert work_mem in parameters
     assert "<code>max_connections</code></td><td>coordinator</td><td>500</td>" in parameters
     assert "Copy from source" in parameters
     logins = html.split('id="task-logins"')[1].split("</li>\n")[0]
