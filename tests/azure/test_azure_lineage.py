@@ -5,9 +5,12 @@ The real SDK runs over FakeArm, which answers a restored cluster as the real ser
 (``sourceResourceId`` null, no ``pointInTimeUTC``, ``earliestRestoreTime`` null).
 """
 
+import io
+import json
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 
 from restore_wizard.models import RestoreOperation
 from tests.fakes.azure_arm import SUB_A, FakeArm
@@ -74,6 +77,11 @@ def test_a_group_the_portal_restored_shows_its_source_and_point_from_the_portals
     assert "restored from orders at" in subheading
     assert f"{point:%Y-%m-%d %H:%M:%S} UTC" in subheading
     assert "Source (orders)" in tasks
+    out = io.StringIO()
+    call_command("servergroups", "show", restored.id, "--backend", "azure", "--json", stdout=out)
+    shown_by_cli = json.loads(out.getvalue())
+    assert shown_by_cli["restored_from"] == "orders"
+    assert shown_by_cli["restore_point"] == point.isoformat()
 
 
 def test_the_portals_record_wins_over_what_arm_says(operator_client, portal_arm, restore_custom):

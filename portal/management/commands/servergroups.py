@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from portal import selectors
 from portal.backends import get_backend, get_backends
 from portal.backends.base import Backend, BackendError, NotFound, ServerGroup
 
@@ -149,6 +150,7 @@ class Command(BaseCommand):
 
     def show(self, name: str, backend_key: str | None, as_json: bool, password: bool) -> None:
         backend, group = find_group(name, backend_key)
+        group = selectors.servergroup_with_lineage(group)
         secret = None
         if password:
             reveal = getattr(backend, "admin_password", None)
