@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
+    DecodeError,
     HttpResponseError,
     ServiceRequestError,
     ServiceResponseError,
@@ -257,7 +258,7 @@ def translate(error: AzureError, doing: str, subscription: str = "") -> BackendE
                 f"{code or 'Forbidden'}: {message}",
                 code=code or "Forbidden",
             )
-        if status == 200:
+        if status == 200 and not isinstance(error, DecodeError):
             # A long-running operation that ended Failed: its status answer was a 200, and
             # ARM's code and message are the whole news.
             return BackendError(

@@ -96,6 +96,21 @@ def test_copying_parameters_follows_the_202_of_a_worker_update_to_its_end(
     assert target.parameters == orders.parameters
 
 
+@pytest.mark.parametrize("coordinator, node", [(201, 202), (202, 201), (202, 202), (200, 200)])
+def test_copying_parameters_works_with_every_answer_azure_documents(
+    arm, make_backend, orders, coordinator, node
+):
+    arm.update_status = {"coordinator": coordinator, "node": node}
+    orders.parameters = {"work_mem": {"coordinator": "65536", "worker": "32768"}}
+    target = restored_copy(arm, orders)
+
+    result = make_backend().copy_parameters(orders.id, target.id)
+
+    assert result == CopyResult(parameters=2)
+    assert [r.status for r in arm.requests_to("PUT", "Configurations/")] == [coordinator, node]
+    assert target.parameters == orders.parameters
+
+
 def test_a_refused_parameter_reports_arms_own_words(arm, make_backend, orders):
     orders.parameters = {"work_mem": {"worker": "8192"}}
     arm.refused_settings["work_mem"] = (

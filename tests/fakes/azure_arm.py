@@ -39,12 +39,14 @@ report of a real point-in-time restore (a PUT and the GET twelve minutes later, 
   ``message`` is "". A taken name answers "False" with a message (no example shows one).
 - Configurations: the list follows ``ConfigurationListByCluster.json`` (type
   ``.../serverGroupsv2/configurations``, per-role values and defaults, no
-  ``requiresRestart``; the parameters and their defaults are the example's, plus
-  ``max_connections`` and ``shared_buffers`` with made-up defaults). An update of the
+  ``requiresRestart``; the parameters and their per-role defaults are the example's, with
+  ``client_encoding``'s allowed values shortened, plus ``max_connections`` and
+  ``shared_buffers`` with made-up defaults). An update of the
   coordinator follows ``ConfigurationUpdateCoordinator.json`` (201), of the workers
   ``ConfigurationUpdateNode.json`` (202, although the swagger lists only 200 and 201);
   both answer only ``value``, typed ``.../configurations/coordinator`` or ``/node``, with
-  both headers. The GETs follow ``ConfigurationGetCoordinator.json`` and
+  both headers (``update_status`` makes either answer 200, 201 or 202 instead, the
+  swagger's codes and the example's). The GETs follow ``ConfigurationGetCoordinator.json`` and
   ``ConfigurationGetNode.json``. ``reported_restart`` adds the swagger's documented
   ``requiresRestart`` to a list item, which the example never sends.
 - Firewall rules: ``FirewallRuleCreate.json`` (201, both headers, no provisioning state
@@ -328,6 +330,9 @@ class FakeArm(HttpTransport):
         self.taken_names: set[str] = set()  # names used elsewhere in Azure
         # configuration name -> (code, message): updates of it fail in their operation.
         self.refused_settings: dict[str, tuple[str, str]] = {}
+        # How configuration updates answer: the examples' 201 and 202; the swagger's 200
+        # (done at once, no operation) and 201 are the others a test may ask for.
+        self.update_status = {"coordinator": 201, "node": 202}
         # configuration names whose list item carries the swagger's requiresRestart.
         self.reported_restart: dict[str, bool] = {}
         self.requests: list[Recorded] = []
@@ -848,12 +853,16 @@ class FakeArm(HttpTransport):
         def apply() -> None:
             cluster.parameters.setdefault(cfg, {})[role] = value
 
-        headers = self._operation(
-            sub, cluster.location, 0, error=self.refused_settings.get(cfg), on_success=apply
-        )
-        # ConfigurationUpdateCoordinator.json answers 201, ConfigurationUpdateNode.json 202.
-        status = 201 if kind == "coordinator" else 202
-        return status, self._role_configuration_json(cluster, kind, cfg, value), headers
+        status = self.update_status[kind]
+        answer = self._role_configuration_json(cluster, kind, cfg, value)
+        refused = self.refused_settings.get(cfg)
+        if status == 200:
+            if refused:
+                return 400, arm_error(*refused), {}
+            apply()
+            return 200, answer, {}
+        headers = self._operation(sub, cluster.location, 0, error=refused, on_success=apply)
+        return status, answer, headers
 
     def _list_roles(self, sub: str, rg: str, name: str, body: Any):
         cluster = self._found(sub, rg, name)
