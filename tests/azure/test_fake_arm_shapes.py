@@ -62,6 +62,7 @@ def test_restore_put_answers_201_provisioning_with_both_headers_and_no_lineage(a
     assert properties["sourceResourceId"] is None and "sourceLocation" not in properties
     assert "pointInTimeUTC" not in properties and "pointInTimeUTC" not in later["properties"]
     assert later["properties"]["sourceResourceId"] is None
+    assert "sourceLocation" not in later["properties"]
 
 
 def test_name_check_answers_the_string_true_and_an_empty_message(arm, orders):

@@ -202,6 +202,8 @@ class Cluster:
     # What ARM reports as the cluster's source: None on every cluster real Azure restored.
     source_resource_id: str | None = None
     source_location: str | None = None
+    # Restored by the fake as the real service restores: its body is the recorded one.
+    recorded: bool = False
     administrator_login: str = "citus"
     tags: dict[str, str] = field(default_factory=dict)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -234,7 +236,8 @@ class Cluster:
         return self.parameters.get(name, {}).get(role, default)
 
     def to_json(self) -> dict:
-        """The body of ClusterGet.json (or, restored, of the recorded GET)."""
+        """The body of ClusterGet.json, or of the recorded GET for a ``recorded`` restore
+        (which has no ``sourceLocation`` and a null ``preferredPrimaryZone``)."""
         properties = {
             "provisioningState": self.provisioning_state,
             "state": self.state,
@@ -269,6 +272,9 @@ class Cluster:
             "earliestRestoreTime": iso(self.earliest_restore),
             "privateEndpointConnections": [],
         }
+        if self.recorded:
+            del properties["sourceLocation"]
+            properties["preferredPrimaryZone"] = None
         return {
             "id": self.id,
             "name": self.name,
@@ -638,7 +644,7 @@ class FakeArm(HttpTransport):
             state="Provisioning", provisioning_state="Provisioning", earliest_restore=None,
             source_resource_id=source.id if example else None,
             source_location=properties.get("sourceLocation") if example else None,
-            tags=dict(body.get("tags") or {}),
+            recorded=not example, tags=dict(body.get("tags") or {}),
         )  # fmt: skip
         self.clusters[(sub, rg.lower(), name)] = cluster
         plan = self.restore_plans.get(name, self.default_plan)
@@ -655,10 +661,7 @@ class FakeArm(HttpTransport):
         headers = self._operation(
             sub, cluster.location, plan.in_progress, plan.error, succeed, fail
         )
-        answer = cluster.to_json()
-        if not example:  # the recorded 201 has no sourceLocation at all
-            del answer["properties"]["sourceLocation"]
-        return 201, answer, headers
+        return 201, cluster.to_json(), headers
 
     def _delete_cluster(self, sub: str, rg: str, name: str, body: Any) -> tuple[int, Any, dict]:
         cluster = self._found(sub, rg, name)
