@@ -41,14 +41,14 @@ report of a real point-in-time restore (a PUT and the GET twelve minutes later, 
   ``.../serverGroupsv2/configurations``, per-role values and defaults, no
   ``requiresRestart``; the parameters and their per-role defaults are the example's, with
   ``client_encoding``'s allowed values shortened, plus ``max_connections`` and
-  ``shared_buffers`` with made-up defaults). An update of the
-  coordinator follows ``ConfigurationUpdateCoordinator.json`` (201), of the workers
+  ``shared_buffers`` with made-up defaults). An update of the coordinator follows
+  ``ConfigurationUpdateCoordinator.json`` (201), of the workers
   ``ConfigurationUpdateNode.json`` (202, although the swagger lists only 200 and 201);
   both answer only ``value``, typed ``.../configurations/coordinator`` or ``/node``, with
-  both headers (``update_status`` makes either answer 200, 201 or 202 instead, the
-  swagger's codes and the example's). The GETs follow ``ConfigurationGetCoordinator.json`` and
-  ``ConfigurationGetNode.json``. ``reported_restart`` adds the swagger's documented
-  ``requiresRestart`` to a list item, which the example never sends.
+  both headers. ``update_status`` makes either answer 200, 201 or 202 instead. The GETs
+  follow ``ConfigurationGetCoordinator.json`` and ``ConfigurationGetNode.json``.
+  ``reported_restart`` adds the swagger's documented ``requiresRestart`` to a list item,
+  which the example never sends.
 - Firewall rules: ``FirewallRuleCreate.json`` (201, both headers, no provisioning state
   in the body), ``FirewallRuleGet.json`` and ``FirewallRuleListByCluster.json``.
 - Roles: ``RoleListByCluster.json``.
