@@ -18,10 +18,11 @@ from portal.models import ActivityEvent, Notification
 from restore_wizard.models import RestoreOperation
 from restore_wizard.services import restore_operation_run, restore_operation_start
 from tests.fakes.azure_arm import FakeCredential, arm_error
+from tests.ports import shifted_port
 from tests.wizard.conftest import RESTORE_URL, build_arm, details_form, use_azure
 
 pytestmark = pytest.mark.django_db
-BASE_PORT = 32432
+BASE_PORT = shifted_port(32432)
 AZURE_SECRET = "azure-client-secret-Zq8~never-shown-0123456789"
 
 
