@@ -11,6 +11,7 @@ CHROME_PAGES = [
     "notification_panel",
     "notification_badge",
     "logout",
+    "portal_menu",
 ]
 
 

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views
+from . import blade_views, views
 
 urlpatterns = [
     path(
@@ -19,10 +19,23 @@ urlpatterns = [
         views.servergroup_overview,
         name="servergroup_overview",
     ),
+    *[
+        path(f"servergroups/<str:backend>/<str:name>/{suffix}/", view, name=name)
+        for suffix, view, name in [
+            ("activity", blade_views.activity, "servergroup_activity"),
+            ("nodes", blade_views.nodes, "servergroup_nodes"),
+            ("networking", blade_views.networking, "servergroup_networking"),
+            ("parameters", blade_views.parameters, "servergroup_parameters"),
+            ("connection-strings", blade_views.connection, "servergroup_connection"),
+            ("menu", blade_views.menu, "servergroup_menu"),
+            ("delete", blade_views.delete, "servergroup_delete"),
+        ]
+    ],
     path("notifications/", views.notification_panel, name="notification_panel"),
     path("notifications/badge/", views.notification_badge, name="notification_badge"),
     path("notifications/read/", views.notification_mark_read, name="notification_mark_read"),
     path("activity/", views.activity_log, name="activity_log"),
+    path("menu/", views.portal_menu, name="portal_menu"),
     path("healthz/trivial/", views.trivial, name="trivial"),
     path("", include("restore_wizard.urls")),
 ]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -12,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from . import selectors, services
+from . import blade, selectors, services
 from .backends import BackendError, NotFound, get_backend, get_backends
 from .models import ActivityEvent, Notification
 
@@ -77,24 +75,6 @@ def servergroup_refresh(request: HttpRequest) -> HttpResponse:
     return response
 
 
-GROUP_PAGES = [
-    "servergroup_overview",
-    "restore_start",
-    "restore_details",
-    "restore_check_name",
-    "restore_point",
-    "restore_timeline",
-    "restore_preview_start",
-    "post_restore",
-]
-
-
-@lru_cache(maxsize=4096)
-def group_urls(backend_key: str, name: str) -> dict[str, str]:
-    """The links of one server group's pages, reversed once per process, not per link."""
-    return {page: reverse(page, args=[backend_key, name]) for page in GROUP_PAGES}
-
-
 def servergroup_context(request: HttpRequest, backend_key: str, name: str) -> dict:
     """What every page of one server group needs; raises BackendError when it can't."""
     backend = get_backend(backend_key)
@@ -109,8 +89,10 @@ def servergroup_context(request: HttpRequest, backend_key: str, name: str) -> di
         "backend": backend,
         "group": group,
         "restore_blocker": backend.restore_blocker(group),
-        "urls": group_urls(group.backend, group.name),
+        "urls": blade.group_urls(group.backend, group.name),
         "may_restore": services.may_restore(request.user),
+        # Pages registered on the blade show its menu, with their own entry current.
+        "blade_menu": blade.menu(group, getattr(request.resolver_match, "url_name", "")),
     }
 
 
@@ -125,6 +107,7 @@ def servergroup_overview(request: HttpRequest, backend: str, name: str) -> HttpR
             {"message": error.message, "name": name},
             status=404 if isinstance(error, NotFound) else 502,
         )
+    context["delete_blocker"] = context["backend"].delete_blocker(context["group"])
     return render(request, "portal/servergroup_overview.html", context)
 
 
@@ -187,3 +170,9 @@ def activity_log(request: HttpRequest) -> HttpResponse:
         events = events.filter(actor=request.user)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     return render(request, "portal/activity_log.html", {"page": page})
+
+
+@require_GET
+def portal_menu(request: HttpRequest) -> HttpResponse:
+    """The portal's menu as a page: what the phone's menu button opens without scripts."""
+    return render(request, "portal/menu.html")

@@ -6,10 +6,37 @@ class RestoreWizardConfig(AppConfig):
     verbose_name = "Restore wizard"
 
     def ready(self) -> None:
-        # The portal shows a group's lineage from the restores recorded here, whatever
-        # its cloud reports; it cannot import this app, so the app hands its reader over.
+        # The portal cannot import this app: the app hands over what the portal needs.
+        from portal import blade
         from portal import selectors as portal_selectors
 
         from . import selectors
 
+        # A group's lineage from the restores recorded here, whatever its cloud reports.
         portal_selectors.lineage_reader_add(selectors.recorded_lineage)
+
+        # The wizard's pages on every group's blade, its step URLs, and Delete's guard.
+        blade.register_page(
+            blade.BladePage(
+                "servergroup_backups", "Backup and restore", "backup", 50, blade.SETTINGS_SECTION
+            )
+        )
+        blade.register_page(
+            blade.BladePage(
+                "post_restore",
+                "Post-restore tasks",
+                "tasks",
+                60,
+                blade.SETTINGS_SECTION,
+                shown=lambda group: bool(group.restored_from),
+            )
+        )
+        blade.register_links(
+            "restore_start",
+            "restore_details",
+            "restore_check_name",
+            "restore_point",
+            "restore_timeline",
+            "restore_preview_start",
+        )
+        blade.register_delete_guard(selectors.restore_running_for)

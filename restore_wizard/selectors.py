@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.db.models import Q
+
 from portal.backends import BackendError
 from portal.backends.base import Backend, FirewallRule, Parameter, ServerGroup
 
@@ -50,6 +52,30 @@ def recorded_lineage(group: ServerGroup) -> tuple[str, datetime | None] | None:
     ):
         return None
     return operation.source_name, operation.restored_point or operation.requested_point
+
+
+def restores_of_group(backend_key: str, name: str):
+    """Restores made from and into one group, newest first."""
+    return RestoreOperation.objects.filter(backend=backend_key).filter(
+        Q(source_name=name) | Q(target_name=name)
+    )
+
+
+def restore_running_for(backend_key: str, name: str) -> str | None:
+    """Why ``name`` may not be deleted now: a restore running into or from it."""
+    running = restores_of_group(backend_key, name).filter(status__in=RestoreOperation.ACTIVE)
+    operation = running.order_by("created_at").first()
+    if operation is None:
+        return None
+    if operation.target_name == name:
+        return (
+            f"A restore into {name} is running (operation #{operation.pk}); "
+            "wait until it has finished."
+        )
+    return (
+        f"A restore from {name} into {operation.target_name} is running "
+        f"(operation #{operation.pk}); wait until it has finished."
+    )
 
 
 def operation_phases(operation: RestoreOperation) -> list[tuple[str, str]]:

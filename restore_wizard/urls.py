@@ -54,6 +54,11 @@ urlpatterns = [
         views.copy_from_source,
         name="copy_from_source",
     ),
+    path(
+        "servergroups/<str:backend>/<str:name>/backup-and-restore/",
+        views.backup_and_restore,
+        name="servergroup_backups",
+    ),
     path("operations/", views.operation_list, name="operation_list"),
     path("operations/<int:pk>/", views.operation_detail, name="operation_detail"),
 ]

@@ -343,6 +343,42 @@ def post_restore(request: HttpRequest, backend: str, name: str) -> HttpResponse:
     return render(request, "restore_wizard/post_restore.html", context)
 
 
+@require_GET
+def backup_and_restore(request: HttpRequest, backend: str, name: str) -> HttpResponse:
+    """The restore window, base backups per node, and the restores from and into the
+    group; while one runs, htmx polls the restores table (286 stops it)."""
+    try:
+        context = servergroup_context(request, backend, name)
+    except BackendError as error:
+        return problem_page(
+            request, name, error.message, 404 if isinstance(error, NotFound) else 502
+        )
+    group, cloud = context["group"], context["backend"]
+    restores = list(selectors.restores_of_group(group.backend, group.name)[:50])
+    context.update(restores=restores, running=any(op.is_active for op in restores))
+    if request.htmx and request.htmx.target == "restores":
+        response = render(request, "restore_wizard/backup_and_restore.html#restores", context)
+        if not context["running"]:
+            response.status_code = HttpResponseStopPolling.status_code
+        return response
+    context.update(window=None, window_error="", backups=[], backups_error="")
+    if not cloud.can_restore:
+        context["window_error"] = f"The {cloud.label} backend cannot restore server groups."
+    elif group.has_backup:
+        try:
+            window = cloud.restore_window(group.id)
+            context["window"] = services.restore_window_in_seconds(window)
+        except BackendError as error:
+            context["window_error"] = error.message
+    else:
+        context["window_error"] = "The server group has no completed backup yet."
+    try:
+        context["backups"] = cloud.backups(group.id)
+    except BackendError as error:
+        context["backups_error"] = error.message
+    return render(request, "restore_wizard/backup_and_restore.html", context)
+
+
 @require_POST
 def copy_from_source(request: HttpRequest, backend: str, name: str, what: str) -> HttpResponse:
     """Copy firewall rules or server parameters from the source group (operators only)."""

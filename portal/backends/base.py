@@ -132,6 +132,28 @@ class Parameter:
 
 
 @dataclass(frozen=True)
+class BaseBackup:
+    """One retained base backup of one node."""
+
+    node: str
+    id: str
+    start_time: datetime
+    end_time: datetime
+    size: int  # bytes
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    """Where clients connect: the coordinator's endpoint and the admin role."""
+
+    host: str
+    port: int
+    database: str
+    user: str
+    sslmode: str = "prefer"
+
+
+@dataclass(frozen=True)
 class CopyResult:
     firewall_rules: int = 0
     parameters: int = 0
@@ -315,6 +337,61 @@ class Backend:
 
     def alerts_url(self, group_id: str) -> str:
         return ""
+
+    # A group's blade: its settings pages and Delete. The defaults say in words what a
+    # backend cannot do, so every page renders for every cloud.
+    can_delete = False
+    can_edit_settings = False  # firewall rules and server parameters
+
+    def delete_blocker(self, group: ServerGroup) -> str | None:
+        """None when ``group`` may be deleted from the portal now, else why not."""
+        if not self.can_delete:
+            return (
+                f"Deleting server groups is not supported from this portal for the "
+                f"{self.label} backend: delete it in the cloud's own portal or CLI."
+            )
+        return None
+
+    def delete_server_group(self, group_id: str) -> None:
+        raise BackendError(
+            f"Deleting server groups is not supported from this portal for the "
+            f"{self.label} backend: delete it in the cloud's own portal or CLI."
+        )
+
+    def backups(self, group_id: str) -> list[BaseBackup]:
+        """Retained base backups, every node, oldest first."""
+        raise self.unsupported("a list of base backups")
+
+    def connection_info(self, group_id: str) -> ConnectionInfo:
+        """The coordinator's endpoint; clouds require TLS, so ``sslmode=require``."""
+        group = self.get_server_group(group_id)
+        if not group.coordinator_host:
+            raise BackendError(f"{group.name} has no coordinator endpoint yet.")
+        return ConnectionInfo(
+            host=group.coordinator_host,
+            port=group.coordinator_port or 5432,
+            database=group.database or "postgres",
+            user=group.admin_user or "citus",
+            sslmode="require",
+        )
+
+    def admin_password(self, group_id: str) -> str:
+        raise BackendError(f"The {self.label} backend does not reveal passwords.")
+
+    def parameter_catalog(self, group_id: str) -> list[Parameter]:
+        """Every parameter the portal may change on the group, with its current value."""
+        raise self.unsupported("server parameters")
+
+    def set_firewall_rule(self, group_id: str, rule: FirewallRule) -> None:
+        """Add ``rule``, or replace the rule of the same name."""
+        raise self.unsupported("firewall rule changes")
+
+    def delete_firewall_rule(self, group_id: str, name: str) -> None:
+        raise self.unsupported("firewall rule changes")
+
+    def set_parameter(self, group_id: str, name: str, value: str) -> bool:
+        """Set one parameter on every node; True when a restart is needed to apply it."""
+        raise self.unsupported("server parameter changes")
 
     def check(self) -> list[str]:
         """Problems with the configuration, for the portal to show (empty when fine)."""

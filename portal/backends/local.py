@@ -18,6 +18,8 @@ from localcloud.access import PARAMETERS
 from .base import (
     Backend,
     BackendError,
+    BaseBackup,
+    ConnectionInfo,
     CopyResult,
     FirewallRule,
     Node,
@@ -57,6 +59,8 @@ class LocalBackend(Backend):
     can_restore = True
     has_timeline = True
     can_preview = True
+    can_delete = True
+    can_edit_settings = True
 
     def __init__(
         self,
@@ -313,6 +317,69 @@ class LocalBackend(Backend):
         with engine_errors():
             count, restart = self.engine.copy_parameters(source_id, target_id)
         return CopyResult(parameters=count, needs_restart=restart)
+
+    # A group's blade
+
+    def delete_server_group(self, group_id: str) -> None:
+        # The engine refuses (Busy) while a live process still restores or creates it.
+        with engine_errors():
+            self.engine.delete_group(group_id)
+
+    def backups(self, group_id: str) -> list[BaseBackup]:
+        with engine_errors():
+            group = self.engine.get_group(group_id)
+        found = [
+            BaseBackup(
+                node=node.name,
+                id=backup.id,
+                start_time=backup.start_time,
+                end_time=backup.end_time,
+                size=backup.size,
+            )
+            for node in group.nodes
+            for backup in node.backups
+        ]
+        return sorted(found, key=lambda backup: (backup.end_time, backup.node))
+
+    def connection_info(self, group_id: str) -> ConnectionInfo:
+        with engine_errors():
+            group = self.engine.get_group(group_id)
+        coordinator = group.coordinator
+        # The nodes listen on loopback without TLS: "disable" is what works here.
+        return ConnectionInfo(
+            host=coordinator.host,
+            port=coordinator.port,
+            database=group.database,
+            user=group.admin_user,
+            sslmode="disable",
+        )
+
+    def parameter_catalog(self, group_id: str) -> list[Parameter]:
+        with engine_errors():
+            group = self.engine.get_group(group_id)
+        return [
+            Parameter(
+                name=spec.name,
+                value=group.parameters.get(spec.name, spec.default),
+                default=spec.default,
+                needs_restart=spec.needs_restart,
+            )
+            for spec in sorted(PARAMETERS.values(), key=lambda spec: spec.name)
+        ]
+
+    def set_firewall_rule(self, group_id: str, rule: FirewallRule) -> None:
+        with engine_errors():
+            self.engine.set_firewall_rule(group_id, rule.name, rule.start_ip, rule.end_ip)
+
+    def delete_firewall_rule(self, group_id: str, name: str) -> None:
+        with engine_errors():
+            if name not in {rule.name for rule in self.engine.get_group(group_id).firewall_rules}:
+                raise NotFound(f"Server group '{group_id}' has no firewall rule '{name}'.")
+            self.engine.delete_firewall_rule(group_id, name)
+
+    def set_parameter(self, group_id: str, name: str, value: str) -> bool:
+        with engine_errors():
+            return self.engine.set_parameter(group_id, name, value)
 
     def check(self) -> list[str]:
         return self.engine.check()

@@ -20,3 +20,12 @@ def utc_time(moment: datetime | None, seconds: bool = True, local: bool = True) 
     return format_html(
         '<time datetime="{}" data-local-time>{} UTC</time>', moment.isoformat(), shown
     )
+
+
+@register.simple_tag
+def icon(name: str) -> str:
+    """One icon of the sprite (templates/portal/icons.html); decorative, so hidden."""
+    return format_html(
+        '<svg class="icon" aria-hidden="true" focusable="false"><use href="#icon-{}"></use></svg>',
+        name,
+    )

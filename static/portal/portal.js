@@ -141,7 +141,37 @@
   }
   window.addEventListener("pagehide", closePreview);
 
+  // The menu button (narrow screens): without scripts a link to the menu page; with them
+  // a toggle that shows the portal menu and the group's menu in place.
+  function menuButton() {
+    var button = document.getElementById("menu-button");
+    var shell = document.getElementById("shell");
+    if (!button || !shell || button.dataset.menuReady) return;
+    button.dataset.menuReady = "1";
+    var controls = ["portal-nav", "blade-nav"].filter(function (id) {
+      return document.getElementById(id);
+    });
+    button.setAttribute("role", "button");
+    button.setAttribute("aria-expanded", "false");
+    button.setAttribute("aria-controls", controls.join(" "));
+    function toggle(event) {
+      event.preventDefault();
+      var open = !shell.classList.contains("menu-open");
+      shell.classList.toggle("menu-open", open);
+      button.setAttribute("aria-expanded", String(open));
+      if (open) {
+        var first = document.querySelector("#" + controls[controls.length - 1] + " a");
+        if (first) first.focus();
+      }
+    }
+    button.addEventListener("click", toggle);
+    button.addEventListener("keydown", function (event) {
+      if (event.key === " ") toggle(event);
+    });
+  }
+
   function enhance(root) {
+    menuButton();
     localTimes(root);
     pointInputs(root);
   }

@@ -151,12 +151,8 @@ class Command(BaseCommand):
     def show(self, name: str, backend_key: str | None, as_json: bool, password: bool) -> None:
         backend, group = find_group(name, backend_key)
         group = selectors.servergroup_with_lineage(group)
-        secret = None
-        if password:
-            reveal = getattr(backend, "admin_password", None)
-            if reveal is None:
-                raise CommandError(f"The {backend.label} backend does not reveal passwords.")
-            secret = reveal(group.id)
+        # A backend that cannot reveal it raises BackendError, which handle() reports.
+        secret = backend.admin_password(group.id) if password else None
         if as_json:
             data = dataclasses.asdict(group)
             if secret is not None:
