@@ -15,7 +15,7 @@ from tests.ports import shifted_port
 
 pytestmark = pytest.mark.django_db
 
-BASE_PORT = shifted_port(32432)
+BASE_PORT = shifted_port(34432)
 SOURCE = "alpha"
 RESTORED = "alpha-r"
 BLADE = f"/servergroups/local/{SOURCE}/"
