@@ -165,6 +165,12 @@
       }
     }
     button.addEventListener("click", toggle);
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape" || !shell.classList.contains("menu-open")) return;
+      shell.classList.remove("menu-open");
+      button.setAttribute("aria-expanded", "false");
+      button.focus();
+    });
     button.addEventListener("keydown", function (event) {
       if (event.key === " ") toggle(event);
     });

@@ -46,12 +46,25 @@ def local_cloud(settings, engine):
     return engine
 
 
+@pytest.fixture
+def csp_violations(page):
+    """Every Content-Security-Policy violation the pages report in the console."""
+    seen = []
+    page.on(
+        "console",
+        lambda message: (
+            seen.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return seen
+
+
 def blade_menu(page):
     return page.get_by_role("navigation", name=page.locator("h1").inner_text(), exact=True)
 
 
 def test_the_seed_word_for_word(
-    page, live_server, sign_in, operator, local_cloud, task_worker, screenshot
+    page, live_server, sign_in, operator, local_cloud, task_worker, screenshot, csp_violations
 ):
     engine = local_cloud
     sign_in(operator)
@@ -97,6 +110,7 @@ def test_the_seed_word_for_word(
     screenshot("05-succeeded")
     assert engine.get_group("depot-seed").status == "Ready"
     assert engine.get_group("depot-seed").restored_from == "depot"
+    assert csp_violations == []
 
 
 def open_every_page(page, screenshot, prefix: str, through_menu_button: bool = False):
@@ -120,17 +134,18 @@ def open_every_page(page, screenshot, prefix: str, through_menu_button: bool = F
 
 
 def test_every_page_of_a_restored_groups_blade(
-    page, live_server, sign_in, operator, local_cloud, screenshot
+    page, live_server, sign_in, operator, local_cloud, screenshot, csp_violations
 ):
     sign_in(operator)
     page.get_by_role("link", name="depot-r1", exact=True).click()
     expect(blade_menu(page).get_by_role("link")).to_have_count(len(BLADE_PAGES))
 
     open_every_page(page, screenshot, "blade")
+    assert csp_violations == []
 
 
 def test_a_phone_reaches_every_page_through_the_menu_button(
-    page, live_server, sign_in, operator, local_cloud, screenshot
+    page, live_server, sign_in, operator, local_cloud, screenshot, csp_violations
 ):
     page.set_viewport_size(PHONE)
     sign_in(operator)
@@ -143,6 +158,11 @@ def test_a_phone_reaches_every_page_through_the_menu_button(
     expect(blade_menu(page)).to_be_hidden()
 
     open_every_page(page, screenshot, "phone", through_menu_button=True)
+    page.get_by_role("button", name="Menu").click()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("button", name="Menu")).to_have_attribute("aria-expanded", "false")
+    expect(page.get_by_role("button", name="Menu")).to_be_focused()
+    assert csp_violations == []
 
 
 def test_a_phone_without_scripts_reaches_the_blade_through_the_menu_page(
