@@ -158,6 +158,13 @@ def test_a_phone_reaches_every_page_through_the_menu_button(
     expect(blade_menu(page)).to_be_hidden()
 
     open_every_page(page, screenshot, "phone", through_menu_button=True)
+    for entry in ("Restore operations", "Activity log", "Notifications", "All server groups"):
+        page.get_by_role("button", name="Menu").click()
+        portal_menu = page.get_by_role("navigation", name="Portal", exact=True)
+        portal_menu.get_by_role("link", name=entry, exact=True).click()
+        expect(page.get_by_role("heading", name=entry, exact=True).first).to_be_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"{entry} is {width} px wide"
     page.get_by_role("button", name="Menu").click()
     page.keyboard.press("Escape")
     expect(page.get_by_role("button", name="Menu")).to_have_attribute("aria-expanded", "false")
