@@ -120,6 +120,8 @@ def open_every_page(page, screenshot, prefix: str, through_menu_button: bool = F
             expect(button).to_have_attribute("aria-expanded", "false")
             button.click()
             expect(button).to_have_attribute("aria-expanded", "true")
+        if entry == "Overview":
+            screenshot(f"{prefix}-menu-open")
         link = blade_menu(page).get_by_role("link", name=entry, exact=True)
         expect(link).to_be_visible()
         link.click()
@@ -153,6 +155,7 @@ def test_a_phone_reaches_every_page_through_the_menu_button(
     expect(page.get_by_role("navigation", name="Portal", exact=True)).to_be_hidden()
     page.get_by_role("button", name="Menu").click()
     expect(page.get_by_role("link", name="Restore operations")).to_be_visible()
+    screenshot("phone-portal-menu-open")
     page.get_by_role("button", name="Menu").click()
     page.get_by_role("link", name="depot-r1", exact=True).click()
     expect(blade_menu(page)).to_be_hidden()
