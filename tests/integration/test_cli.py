@@ -57,6 +57,8 @@ def manage(root: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
     )
 
 
+# `show` reads the lineage the portal recorded for a restored group.
+@pytest.mark.django_db
 def test_create_show_stop_start_backup_delete(root):
     created = json.loads(run("servergroups", "create", "cli-life", "--workers", "1", "--json"))
     assert created["status"] == "Ready" and created["node_count"] == 2
