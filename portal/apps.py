@@ -6,6 +6,7 @@ class PortalConfig(AppConfig):
     verbose_name = "Restore portal"
 
     def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the start-up checks)
         from .blade import SETTINGS_SECTION, BladePage, register_links, register_page
 
         # Overview first, as in Azure's resource menu; the wizard adds its own pages.

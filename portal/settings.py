@@ -7,14 +7,15 @@ The README's configuration table lists every variable read here.
 """
 
 import os
-import secrets
 from pathlib import Path
 
 import dj_database_url
 from django.utils.csp import CSP
 
+from portal import files
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR = files.private_dir(Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var")))
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -33,18 +34,6 @@ def env_float(name: str, default: float) -> float:
     return float(value) if value.strip() else default
 
 
-def local_secret_key() -> str:
-    """A key generated once per checkout, so nothing secret lives in the repo."""
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(secrets.token_urlsafe(50))
-        tmp.chmod(0o600)
-        tmp.replace(path)
-    return path.read_text().strip()
-
-
 PORTAL_ENV = os.environ.get("PORTAL_ENV", "local")
 PRODUCTION = PORTAL_ENV == "production"
 
@@ -57,7 +46,11 @@ if PRODUCTION:
             "PORTAL_ENV=production needs SECRET_KEY: at least 50 random characters."
         )
 else:
-    SECRET_KEY = os.environ.get("SECRET_KEY") or local_secret_key()
+    SECRET_KEY = os.environ.get("SECRET_KEY") or files.secret_key_read_or_create(
+        VAR_DIR / "secret_key"
+    )
+# The files the start-up check (portal/checks.py) requires private.
+PORTAL_SECRET_KEY_FILE = None if os.environ.get("SECRET_KEY") else VAR_DIR / "secret_key"
 
 DEBUG = env_bool("DEBUG", not PRODUCTION)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost")
@@ -128,6 +121,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # A file, not memory, so that a task worker started by a browser test shares it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-portal.sqlite3")}
+    # Created private before SQLite opens it: its -wal and -shm files take its mode.
+    files.sqlite_file_create(Path(DATABASES["default"]["NAME"]))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -147,8 +142,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATIC_ROOT = files.private_dir(VAR_DIR / "staticfiles", 0o700)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
