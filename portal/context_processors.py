@@ -12,6 +12,7 @@ CHROME_PAGES = [
     "notification_badge",
     "logout",
     "portal_menu",
+    "signin_lockout_list",
 ]
 
 

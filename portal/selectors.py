@@ -7,6 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
+from django.db.models import Max, Sum
+from django.utils import timezone
+
 from .backends import BackendError, get_backends
 from .backends.base import ServerGroup
 
@@ -70,3 +74,38 @@ def server_groups_all(*, query: str = "", sort: str = "name", descending: bool =
         listing.groups = [g for g in listing.groups if needle in g.name.lower()]
     listing.groups.sort(key=SORT_KEYS.get(sort, SORT_KEYS["name"]), reverse=descending)
     return listing
+
+
+@dataclass(frozen=True)
+class SigninLockout:
+    kind: str  # "account" or "address"
+    value: str
+    failures: int
+    last_failure: datetime
+    locked_until: datetime
+
+
+def signin_lockouts(*, now: datetime | None = None) -> list[SigninLockout]:
+    """Accounts and addresses that sign-in refuses now, as django-axes judges them: the
+    failures recorded within the lockout duration, summed per user name and per address,
+    reaching ``AXES_FAILURE_LIMIT``. Newest first."""
+    from axes.models import AccessAttempt
+
+    now = now or timezone.now()
+    cool_off = settings.AXES_COOLOFF_TIME
+    recent = AccessAttempt.objects.filter(attempt_time__gte=now - cool_off)
+    found = []
+    for field_name, kind in (("username", "account"), ("ip_address", "address")):
+        rows = (
+            recent.exclude(**{f"{field_name}__isnull": True})
+            .values(field_name)
+            .annotate(failures=Sum("failures_since_start"), last=Max("attempt_time"))
+            .filter(failures__gte=settings.AXES_FAILURE_LIMIT)
+        )
+        found += [
+            SigninLockout(
+                kind, row[field_name], row["failures"], row["last"], row["last"] + cool_off
+            )
+            for row in rows
+        ]
+    return sorted(found, key=lambda lockout: lockout.last_failure, reverse=True)

@@ -59,3 +59,22 @@ def activity_record(
         message=message,
         detail=detail or {},
     )
+
+
+def signin_lockout_reset(*, actor, username: str = "", address: str = "") -> int:
+    """Lift the sign-in lockout of a user name and/or an address (forget its failures);
+    recorded in the activity log. Returns how many failure records were removed."""
+    from axes.utils import reset
+
+    if not username and not address:
+        raise ValueError("Name a user or an address to unlock.")
+    removed = reset(username=username or None, ip=address or None)
+    activity_record(
+        actor=actor,
+        action="unlock sign-in",
+        result=ActivityEvent.Result.SUCCEEDED,
+        backend="",
+        target=username or address,
+        detail={"failure records removed": removed},
+    )
+    return removed

@@ -7,6 +7,7 @@ The README's configuration table lists every variable read here.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -65,6 +66,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_tasks_db",
+    "axes",
     "portal",
     "restore_wizard",
 ]
@@ -81,6 +83,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a refused sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -131,6 +135,28 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Sign-in throttling (django-axes). The axes backend comes first: while an account or
+# an address is locked it refuses before the password backend hashes anything.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(env_float("PORTAL_SIGNIN_FAILURE_LIMIT", 20))
+AXES_COOLOFF_TIME = timedelta(minutes=env_float("PORTAL_SIGNIN_LOCKOUT_MINUTES", 15.0))
+# Each parameter on its own: a user name locks from every address, and an address
+# locks for every user name.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# A refused attempt during a lockout neither extends it nor writes a row.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_TEMPLATE = "portal/signin_locked.html"
+AXES_CLIENT_IP_CALLABLE = "portal.signin.client_address"
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
+# How many proxies in front of the portal append to X-Forwarded-For (0: none, the
+# address is the connection's).
+PORTAL_SIGNIN_PROXY_COUNT = int(env_float("PORTAL_SIGNIN_PROXY_COUNT", 0))
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "servergroup_list"
 LOGOUT_REDIRECT_URL = "login"

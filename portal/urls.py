@@ -36,6 +36,7 @@ urlpatterns = [
     path("notifications/read/", views.notification_mark_read, name="notification_mark_read"),
     path("activity/", views.activity_log, name="activity_log"),
     path("menu/", views.portal_menu, name="portal_menu"),
+    path("signin-lockouts/", views.signin_lockout_list, name="signin_lockout_list"),
     path("healthz/trivial/", views.trivial, name="trivial"),
     path("", include("restore_wizard.urls")),
 ]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
 from . import blade, selectors, services
@@ -176,3 +178,38 @@ def activity_log(request: HttpRequest) -> HttpResponse:
 def portal_menu(request: HttpRequest) -> HttpResponse:
     """The portal's menu as a page: what the phone's menu button opens without scripts."""
     return render(request, "portal/menu.html")
+
+
+def administrator_required(request: HttpRequest) -> None:
+    if not (request.user.is_superuser or request.user.is_staff):
+        raise PermissionDenied("Only portal administrators may see and lift sign-in lockouts.")
+
+
+@require_http_methods(["GET", "POST"])
+def signin_lockout_list(request: HttpRequest) -> HttpResponse:
+    """Accounts and addresses locked out after failed sign-ins; POST lifts one."""
+    administrator_required(request)
+    if request.method == "POST":
+        kind, value = request.POST.get("kind", ""), request.POST.get("value", "")[:150]
+        if kind not in {"account", "address"} or not value:
+            messages.error(request, "Choose a locked account or address to unlock.")
+        else:
+            removed = services.signin_lockout_reset(
+                actor=request.user,
+                username=value if kind == "account" else "",
+                address=value if kind == "address" else "",
+            )
+            messages.success(
+                request, f"Unlocked {kind} {value} ({removed} failure records removed)."
+            )
+        return redirect("signin_lockout_list")
+    return render(
+        request,
+        "portal/signin_lockouts.html",
+        {
+            "lockouts": selectors.signin_lockouts(),
+            "failure_limit": settings.AXES_FAILURE_LIMIT,
+            "lockout_minutes": settings.AXES_COOLOFF_TIME.total_seconds() / 60,
+            "nav": "lockouts",
+        },
+    )
