@@ -24,7 +24,8 @@ class RestoreOperation(models.Model):
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
-    idempotency_key = models.UUIDField(unique=True, default=uuid.uuid4)
+    # Unique per user (below): a key another user posts never finds this operation.
+    idempotency_key = models.UUIDField(default=uuid.uuid4)
     backend = models.CharField(max_length=40)
     source_id = models.CharField(max_length=500)
     source_name = models.CharField(max_length=100)
@@ -59,7 +60,10 @@ class RestoreOperation(models.Model):
                 fields=["backend", "target_name"],
                 condition=Q(status__in=["queued", "running"]),
                 name="one_active_restore_per_target",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["created_by", "idempotency_key"], name="one_operation_per_user_key"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -108,12 +108,14 @@ def restore_operation_start(
 ) -> tuple[RestoreOperation, bool]:
     """Record one restore and enqueue it; returns (operation, created).
 
-    The same idempotency key always answers with the operation it first made, so a
-    double click or a resubmitted form starts nothing more.
+    The same idempotency key from the same user always answers with the operation it
+    first made, so a double click or a resubmitted form starts nothing more. Keys are
+    per user: another user's identical key starts that user's own operation.
     """
     from .tasks import run_restore
 
-    existing = RestoreOperation.objects.filter(idempotency_key=idempotency_key).first()
+    mine = RestoreOperation.objects.filter(created_by=user)
+    existing = mine.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing, False
     try:
@@ -154,7 +156,7 @@ def restore_operation_start(
             else:
                 transaction.on_commit(lambda: run_restore.enqueue(operation_id))
     except IntegrityError:
-        again = RestoreOperation.objects.filter(idempotency_key=idempotency_key).first()
+        again = mine.filter(idempotency_key=idempotency_key).first()
         if again is not None:
             return again, False
         raise RestoreRefused(
