@@ -56,3 +56,31 @@ class ActivityEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_name} {self.action} {self.target}: {self.result}"
+
+
+class OpenPreview(models.Model):
+    """A preview a user started and has not closed: what per-user slots count, what
+    signing out closes, and what tells whose preview a request may touch.
+
+    The backend removes a preview at its time-to-live on its own; a row can outlive
+    it, so a count at the limit asks the backend which are still there.
+    """
+
+    backend = models.CharField(max_length=40)
+    preview_id = models.CharField(max_length=100)
+    group_name = models.CharField(max_length=100)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="open_previews"
+    )
+    session_key = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["backend", "preview_id"], name="one_row_per_preview")
+        ]
+
+    def __str__(self) -> str:
+        return f"preview {self.preview_id} of {self.group_name} ({self.user_id})"

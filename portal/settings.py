@@ -255,6 +255,8 @@ PORTAL_POLL_SECONDS = env_float("PORTAL_POLL_SECONDS", 2.0)
 # Previews of the data at T: how many rows a query shows, and how long it may run.
 PORTAL_PREVIEW_ROW_LIMIT = int(env_float("PORTAL_PREVIEW_ROW_LIMIT", 100))
 PORTAL_PREVIEW_TIMEOUT_SECONDS = env_float("PORTAL_PREVIEW_TIMEOUT_SECONDS", 5.0)
+# How many previews one user may have open at once (the backend caps them all together).
+PORTAL_PREVIEW_SLOTS_PER_USER = int(env_float("PORTAL_PREVIEW_SLOTS_PER_USER", 2))
 
 LOGGING = {
     "version": 1,

@@ -11,7 +11,7 @@ urlpatterns = [
         ),
         name="login",
     ),
-    path("signout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("signout/", views.SignOutView.as_view(), name="logout"),
     path("", views.servergroup_list, name="servergroup_list"),
     path("servergroups/refresh/", views.servergroup_refresh, name="servergroup_refresh"),
     path(

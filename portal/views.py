@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.views import LogoutView
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -14,7 +15,7 @@ from django_htmx.http import trigger_client_event
 
 from . import blade, selectors, services
 from .backends import BackendError, NotFound, get_backend, get_backends
-from .models import ActivityEvent, Notification
+from .models import ActivityEvent, Notification, OpenPreview
 
 LIST_COLUMNS = [
     ("name", "Name"),
@@ -213,3 +214,12 @@ def signin_lockout_list(request: HttpRequest) -> HttpResponse:
             "nav": "lockouts",
         },
     )
+
+
+class SignOutView(LogoutView):
+    """Sign out; first close every preview this user holds (each is a running server)."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.user.is_authenticated:
+            services.previews_close(records=OpenPreview.objects.filter(user=request.user))
+        return super().post(request, *args, **kwargs)

@@ -21,8 +21,9 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
+from portal import services as portal_services
 from portal.backends import BackendError, NotFound
-from portal.models import ActivityEvent
+from portal.models import ActivityEvent, OpenPreview
 from portal.services import activity_record
 from portal.views import servergroup_context
 
@@ -443,22 +444,18 @@ def copy_from_source(request: HttpRequest, backend: str, name: str, what: str) -
 PREVIEW_TEMPLATE = "restore_wizard/preview.html"
 
 
-def session_previews(request: HttpRequest) -> dict[str, list[str]]:
-    """Previews this browser session started: id -> [backend, group name]."""
-    return request.session.setdefault("previews", {})
+def my_previews(request: HttpRequest):
+    """The previews this user started in this browser session."""
+    return OpenPreview.objects.filter(
+        user=request.user, session_key=request.session.session_key or ""
+    )
 
 
 def previews_close(request: HttpRequest, backend, group_name: str) -> None:
     """Tear down this session's previews of ``group_name`` (a new one, OK, or leaving)."""
-    previews = session_previews(request)
-    for preview_id, (key, name) in list(previews.items()):
-        if key == backend.key and name == group_name:
-            try:
-                backend.preview_close(preview_id)
-            except BackendError:
-                pass  # already gone, or the agent's time-to-live sweep will take it
-            del previews[preview_id]
-            request.session.modified = True
+    portal_services.previews_close(
+        records=my_previews(request).filter(backend=backend.key, group_name=group_name)
+    )
 
 
 def preview_response(request, context: dict, status: int = 200) -> HttpResponse:
@@ -490,13 +487,23 @@ def preview_start(request: HttpRequest, backend: str, name: str) -> HttpResponse
         context["preview_error"] = problem
         return preview_response(request, context)
     previews_close(request, source, name)
+    if request.session.session_key is None:
+        request.session.save()
     try:
-        preview = source.preview_start(context["group"].id, reading.moment, node)
+        preview = portal_services.preview_open(
+            user=request.user,
+            session_key=request.session.session_key,
+            backend=source,
+            group=context["group"],
+            point=reading.moment,
+            node=node,
+        )
+    except portal_services.PreviewRefused as refused:
+        context["preview_error"] = refused.message
+        return preview_response(request, context)
     except BackendError as error:
         context["preview_error"] = f"The preview could not start: {error.message}"
         return preview_response(request, context)
-    session_previews(request)[preview.id] = [source.key, name]
-    request.session.modified = True
     activity_record(
         actor=request.user,
         action="preview",
@@ -514,7 +521,11 @@ def owned_preview(request: HttpRequest, backend: str, name: str, preview_id: str
     context, refused = open_wizard(request, backend, name)
     if refused:
         return None, refused
-    if session_previews(request).get(preview_id) != [backend, name]:
+    if (
+        not my_previews(request)
+        .filter(backend=backend, group_name=name, preview_id=preview_id)
+        .exists()
+    ):
         context["preview_error"] = (
             "This preview is closed, has expired, or was started in another browser session. "
             "Start a new one."
@@ -535,8 +546,7 @@ def preview_panel(request: HttpRequest, backend: str, name: str, preview_id: str
         if preview.status == "Ready":
             context["tables"] = source.preview_tables(preview_id)
     except BackendError as error:
-        session_previews(request).pop(preview_id, None)
-        request.session.modified = True
+        my_previews(request).filter(backend=backend, preview_id=preview_id).delete()
         context["preview_error"] = error.message
         return preview_response(request, context)
     context["preview"] = preview
@@ -545,19 +555,24 @@ def preview_panel(request: HttpRequest, backend: str, name: str, preview_id: str
 
 @require_POST
 def preview_query(request: HttpRequest, backend: str, name: str, preview_id: str) -> HttpResponse:
-    """One bounded read-only query on the preview."""
+    """One bounded read-only query on the preview; the answer comes by the deadline
+    whatever the backend does."""
     context, answered = owned_preview(request, backend, name, preview_id)
     if answered:
         return answered
     sql = request.POST.get("sql", "")
     context["sql"] = sql
     try:
-        context["result"] = context["backend"].preview_query(
-            preview_id,
-            sql,
+        context["result"] = portal_services.preview_query_bounded(
+            backend=context["backend"],
+            preview_id=preview_id,
+            sql=sql,
             limit=settings.PORTAL_PREVIEW_ROW_LIMIT,
             timeout=settings.PORTAL_PREVIEW_TIMEOUT_SECONDS,
         )
+    except portal_services.PreviewDeadline as error:
+        my_previews(request).filter(backend=backend, preview_id=preview_id).delete()
+        context["query_error"] = error.message
     except BackendError as error:
         context["query_error"] = error.message
     return render(request, PREVIEW_TEMPLATE + "#results", context)
@@ -569,12 +584,9 @@ def preview_close(request: HttpRequest, backend: str, name: str, preview_id: str
     context, answered = owned_preview(request, backend, name, preview_id)
     if answered:
         return answered
-    try:
-        context["backend"].preview_close(preview_id)
-    except BackendError as error:
-        context["preview_error"] = error.message
-    session_previews(request).pop(preview_id, None)
-    request.session.modified = True
+    portal_services.previews_close(
+        records=my_previews(request).filter(backend=backend, preview_id=preview_id)
+    )
     if not request.htmx:
         return HttpResponse(status=204)
     context["preview_closed"] = True

@@ -1,9 +1,23 @@
-"""A read-only backend over generated server groups, for list and paging tests and the
-1,000-group benchmark, where creating real groups would take an hour."""
+"""Backends over generated server groups: a read-only one for list and paging tests and
+the 1,000-group benchmark, where creating real groups would take an hour, and one with
+previews for the portal's limits on them."""
 
+import secrets
+import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from portal.backends.base import Backend, NotFound, ServerGroup
+from portal.backends.base import (
+    Backend,
+    BackendError,
+    Node,
+    NotFound,
+    PreviewInfo,
+    PreviewRows,
+    PreviewTable,
+    RestoreWindow,
+    ServerGroup,
+)
 
 STATUSES = ["Ready", "Ready", "Ready", "Stopped", "Provisioning"]
 
@@ -47,3 +61,80 @@ class ListBackend(Backend):
             raise NotFound(f"There is no server group named '{group_id}'.") from None
 
     find_server_group = get_server_group
+
+
+class PreviewBackend(ListBackend):
+    """Previews without PostgreSQL, for the portal's own limits on them: a preview is
+    ready at once, and a query whose SQL starts with ``hang`` blocks, as a function
+    trapping cancels held a web thread, until its preview is closed."""
+
+    label = "Previews"
+    can_restore = True
+    can_preview = True
+    preview_minutes = 15
+
+    def __init__(self, key: str, count: int = 3, prefix: str = "group", max_previews: int = 8):
+        super().__init__(key, count=count, prefix=prefix)
+        coordinator = Node("coordinator", "coordinator", "localhost", 5432, "citus", "citus")
+        self.groups = [
+            replace(group, status="Ready", has_backup=True, nodes=(coordinator,))
+            for group in self.groups
+        ]
+        self.by_name = {group.name: group for group in self.groups}
+        self.max_previews = max_previews
+        self.previews: dict[str, PreviewInfo] = {}
+        self.stop_events: dict[str, threading.Event] = {}
+        self.closed: list[str] = []
+        self.lock = threading.Lock()
+
+    def restore_window(self, group_id):
+        now = datetime.now(UTC)
+        return RestoreWindow(earliest=now - timedelta(days=1), latest=now)
+
+    def name_available(self, name):
+        return None
+
+    def preview_start(self, group_id, point, node):
+        with self.lock:
+            if len(self.previews) >= self.max_previews:
+                raise BackendError(f"{len(self.previews)} previews are open, the most at once.")
+            preview = PreviewInfo(
+                id=secrets.token_hex(6),
+                node=node,
+                point=point,
+                status="Ready",
+                expires_at=datetime.now(UTC) + timedelta(minutes=self.preview_minutes),
+            )
+            self.previews[preview.id] = preview
+            self.stop_events[preview.id] = threading.Event()
+        return preview
+
+    def preview_status(self, preview_id):
+        with self.lock:
+            if preview_id not in self.previews:
+                raise NotFound(f"There is no preview '{preview_id}'.")
+            return self.previews[preview_id]
+
+    def preview_tables(self, preview_id):
+        self.preview_status(preview_id)
+        return [PreviewTable("public", "orders", 3)]
+
+    def preview_query(self, preview_id, sql, *, limit, timeout):
+        stop = self.stop_events.get(preview_id)
+        if stop is None:
+            raise NotFound(f"There is no preview '{preview_id}'.")
+        if sql.startswith("hang"):
+            # Past any deadline the portal may set, unless the preview is closed.
+            stop.wait(120)
+            raise BackendError("The preview's server stopped while the query ran.")
+        return PreviewRows(columns=("answer",), rows=(("42",),), truncated=False, elapsed_ms=0.1)
+
+    def preview_close(self, preview_id):
+        with self.lock:
+            found = self.previews.pop(preview_id, None) is not None
+            stop = self.stop_events.pop(preview_id, None)
+            if found:
+                self.closed.append(preview_id)
+        if stop is not None:
+            stop.set()
+        return found
