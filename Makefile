@@ -55,7 +55,7 @@ format: $(VENV)/.installed-dev
 # with PostgreSQL as DATABASE_URL (the script starts and stops that PostgreSQL).
 test: setup-dev lint
 	$(VENV)/bin/pytest
-	scripts/with-portal-postgres $(VENV)/bin/pytest tests/unit tests/wizard tests/browser
+	scripts/with-portal-postgres $(VENV)/bin/pytest tests/unit tests/security tests/wizard tests/browser
 
 # The portal's own database is PostgreSQL here, as in a deployment that takes load.
 bench: setup-dev
