@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -20,6 +20,9 @@ logger = logging.getLogger(__name__)
 
 # How long past a preview query's own timeout the web thread waits for the backend.
 PREVIEW_GRACE_SECONDS = 1.0
+# A preview slot reserved by a start that never finished (its process died) is free again
+# after this long; a start takes seconds.
+RESERVATION_LIFETIME = timedelta(minutes=10)
 
 OPERATORS_GROUP = "Restore operators"
 
@@ -147,15 +150,20 @@ def previews_forget_gone(*, user, backend: Backend) -> None:
     now = timezone.now()
     for record in OpenPreview.objects.filter(user=user, backend=backend.key):
         if record.preview_id.startswith("reserved-"):
-            continue
-        gone = record.expires_at is not None and record.expires_at <= now
-        if not gone:
-            try:
-                gone = backend.preview_status(record.preview_id).status == "Failed"
-            except BackendError:
-                gone = True
-        if gone:
+            # A start in progress holds its slot; one whose process died gives it back.
+            if record.created_at < now - RESERVATION_LIFETIME:
+                record.delete()
+        elif not preview_alive(backend, record, now):
             record.delete()
+
+
+def preview_alive(backend: Backend, record: OpenPreview, now: datetime) -> bool:
+    if record.expires_at is not None and record.expires_at <= now:
+        return False
+    try:
+        return backend.preview_status(record.preview_id).status != "Failed"
+    except BackendError:
+        return False
 
 
 def previews_close(*, records) -> int:

@@ -156,3 +156,17 @@ def test_a_preview_is_reachable_only_by_its_owner(operator_client, another_opera
 
     assert "started in another browser session" in response.text
     assert "42" not in response.text
+
+
+def test_a_slot_reserved_by_a_start_that_died_is_given_back(operator, operator_client):
+    started_id(start(operator_client, "group-0000"))
+    stale = OpenPreview.objects.create(
+        backend=KEY, preview_id="reserved-died", group_name="group-0001", user=operator
+    )
+    OpenPreview.objects.filter(pk=stale.pk).update(
+        created_at=datetime.now(UTC) - timedelta(minutes=11)
+    )
+
+    started_id(start(operator_client, "group-0002"))
+
+    assert not OpenPreview.objects.filter(pk=stale.pk).exists()
