@@ -149,7 +149,7 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 # A refused attempt during a lockout neither extends it nor writes a row.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_LOCKOUT_TEMPLATE = "portal/signin_locked.html"
+AXES_LOCKOUT_CALLABLE = "portal.signin.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "portal.signin.client_address"
 AXES_ENABLE_ADMIN = False
 AXES_VERBOSE = False

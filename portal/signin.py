@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.shortcuts import render
 
 
 def client_address(request: HttpRequest) -> str:
@@ -17,3 +18,14 @@ def client_address(request: HttpRequest) -> str:
     hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
     hops = [hop for hop in hops if hop]
     return hops[-proxies] if len(hops) >= proxies else remote
+
+
+def lockout_response(request: HttpRequest, original_response=None, credentials=None):
+    """The page a refused sign-in gets (429): why, and for how long."""
+    minutes = settings.AXES_COOLOFF_TIME.total_seconds() / 60
+    return render(
+        request,
+        "portal/signin_locked.html",
+        {"failure_limit": settings.AXES_FAILURE_LIMIT, "lockout_minutes": minutes},
+        status=429,
+    )
