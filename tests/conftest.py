@@ -13,6 +13,21 @@ ARTIFACTS = ROOT / "test-results"
 PASSWORD = "correct-horse-battery-staple"
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """The test database made private as the portal's own is (SQLite creates it with the
+    umask's mode): the portal processes some suites start refuse a readable database."""
+    from django.db import connection
+
+    from portal.files import FILE_MODE, SQLITE_SUFFIXES
+
+    if connection.vendor == "sqlite":
+        for suffix in SQLITE_SUFFIXES:
+            path = Path(f"{connection.settings_dict['NAME']}{suffix}")
+            if path.exists():
+                path.chmod(FILE_MODE)
+
+
 @pytest.fixture(autouse=True)
 def no_backends_unless_asked(settings):
     """Tests see no cloud unless they configure one: never the developer's var/localcloud."""
