@@ -129,7 +129,7 @@ def preview_open(
     )
     try:
         if OpenPreview.objects.filter(user=user).count() > slots:
-            previews_forget_gone(user=user, backend=backend)
+            previews_forget_gone(user=user)
         if OpenPreview.objects.filter(user=user).count() > slots:
             raise PreviewRefused(
                 f"You have {slots} previews open, the most one user may have at once. "
@@ -145,23 +145,23 @@ def preview_open(
     return preview
 
 
-def previews_forget_gone(*, user, backend: Backend) -> None:
-    """Drop the user's records of previews that expired or that the backend no longer has."""
+def previews_forget_gone(*, user) -> None:
+    """Drop the user's records of previews that expired or that their backend no longer has."""
     now = timezone.now()
-    for record in OpenPreview.objects.filter(user=user, backend=backend.key):
+    for record in OpenPreview.objects.filter(user=user):
         if record.preview_id.startswith("reserved-"):
             # A start in progress holds its slot; one whose process died gives it back.
             if record.created_at < now - RESERVATION_LIFETIME:
                 record.delete()
-        elif not preview_alive(backend, record, now):
+        elif not preview_alive(record, now):
             record.delete()
 
 
-def preview_alive(backend: Backend, record: OpenPreview, now: datetime) -> bool:
+def preview_alive(record: OpenPreview, now: datetime) -> bool:
     if record.expires_at is not None and record.expires_at <= now:
         return False
     try:
-        return backend.preview_status(record.preview_id).status != "Failed"
+        return get_backend(record.backend).preview_status(record.preview_id).status != "Failed"
     except BackendError:
         return False
 
