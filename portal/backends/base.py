@@ -72,6 +72,11 @@ class ServerGroup:
     created_at: datetime | None = None
     has_backup: bool = False
     tags: dict[str, str] = field(default_factory=dict)
+    kind: str = ""  # what the cloud calls it, e.g. "Elastic cluster" or "Single server"
+    geo_redundant_backup: bool = False
+    paired_location: str = ""  # where a geo-restore lands, when the cloud offers one
+    # Further rows for the Overview's Essentials, as (label, value), in order.
+    essentials: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_ready(self) -> bool:
@@ -94,6 +99,19 @@ class RestoreRequest:
     source_id: str
     target_name: str
     point_in_time: datetime | None  # None means the earliest restore point
+    # One of Backend.restore_choices(); "" reads the point alone (None: earliest).
+    # "latest": the newest point at the time of the restore; "fast": a full backup, its
+    # completion time in point_in_time; "geo": the paired region, at the latest point.
+    choice: str = ""
+
+
+@dataclass(frozen=True)
+class BackupPoint:
+    """A completed full backup: restoring to its completion time replays no WAL."""
+
+    name: str
+    completed: datetime
+    kind: str = ""  # e.g. "Full" or "Customer On-Demand"
 
 
 @dataclass(frozen=True)
@@ -274,6 +292,14 @@ class Backend:
         if not group.has_backup:
             return "The server group has no completed backup yet."
         return None
+
+    def restore_choices(self, group: ServerGroup) -> tuple[str, ...]:
+        """The restore choices this cloud offers for ``group``, in the order shown."""
+        return ("earliest", "custom")
+
+    def restore_backups(self, group_id: str) -> list[BackupPoint]:
+        """Full backups to restore to (a "fast restore point"), newest first."""
+        raise self.unsupported("fast restore points")
 
     def refresh(self) -> None:
         """Forget anything cached, so the next read asks the cloud."""

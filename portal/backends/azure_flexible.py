@@ -1,0 +1,755 @@
+"""Azure Database for PostgreSQL flexible server: single servers and elastic clusters.
+
+Talks to ARM through the official SDK (``azure-mgmt-postgresqlflexibleservers`` 3.0.0,
+API 2026-10-01, resource type ``Microsoft.DBforPostgreSQL/flexibleServers``), with
+``azure-identity``'s ``DefaultAzureCredential`` unless a credential is passed in. Errors
+leave as ``BackendError`` through the Cosmos backend's ``translate``, so both Azure
+backends speak alike.
+
+Restore choices, as the flexible server's own Restore page has them:
+
+- ``latest``: Latest restore point (now): the time the restore is submitted.
+- ``custom``: a point between the earliest restore date and now, checked before any call
+  (Azure answers InternalServerError for a point before the earliest restore date).
+- ``fast``: a completed full backup; its completion time is the point, so no WAL is
+  replayed.
+- ``geo``: Restore to paired region (``createMode`` GeoRestore), only when the server has
+  geo-redundant backup; Azure offers no custom point for it, so the latest point is asked.
+
+A restore token is JSON: where the new server goes, the point, the choice and the SDK
+poller's continuation token (the 202's ``Azure-AsyncOperation``, no credentials), so a
+restarted worker keeps polling the same operation.
+
+In SDK 3.0.0 ``create_mode``, ``source_server_resource_id`` and ``point_in_time_utc`` sit
+under ``Server.properties``; the PUT answers 202 with no body (Azure's own example).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from azure.core.exceptions import AzureError, HttpResponseError
+from azure.mgmt.postgresqlflexibleservers import PostgreSQLManagementClient
+from azure.mgmt.postgresqlflexibleservers import models as m
+
+from .azure import _UUID, _arm_error, _aware, _SubmitOnly, _Watched, translate
+from .base import (
+    Backend,
+    BackendError,
+    BackupPoint,
+    CopyResult,
+    FirewallRule,
+    Node,
+    NotFound,
+    Parameter,
+    Progress,
+    ProgressCallback,
+    RestoreRequest,
+    RestoreResult,
+    RestoreWindow,
+    ServerGroup,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+RESOURCE_TYPE = "Microsoft.DBforPostgreSQL/flexibleServers"
+PORTAL_URL = "https://portal.azure.com"
+TOKEN_VERSION = 1
+DEFAULT_POLLING_INTERVAL = 30.0
+_ID = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
+    r"/providers/Microsoft\.DBforPostgreSQL/flexibleServers/(?P<name>[^/]+)$",
+    re.IGNORECASE,
+)
+_TERMINAL = {"succeeded", "failed", "canceled"}
+# Flexible server names: 3 to 63 lowercase letters, digits and hyphens, neither starting
+# nor ending with a hyphen. The portal's restore records keep 40 characters.
+NAME_RULE = re.compile(r"^(?!-)[a-z0-9-]{3,63}(?<!-)$")
+NAME_LIMIT = 40
+NAME_RULE_TEXT = (
+    "Azure accepts lowercase letters, digits and hyphens, not starting or ending with a "
+    f"hyphen; the portal takes 3 to {NAME_LIMIT} characters."
+)
+# Azure's region pairs (learn.microsoft.com, "Azure cross-region replication"): where a
+# geo-restore lands. A few pairs are one-way (westus3 -> eastus, brazilsouth ->
+# southcentralus).
+PAIRED_REGIONS = {
+    "eastus": "westus", "westus": "eastus", "eastus2": "centralus", "centralus": "eastus2",
+    "northcentralus": "southcentralus", "southcentralus": "northcentralus",
+    "westus2": "westcentralus", "westcentralus": "westus2", "westus3": "eastus",
+    "canadacentral": "canadaeast", "canadaeast": "canadacentral",
+    "brazilsouth": "southcentralus", "northeurope": "westeurope", "westeurope": "northeurope",
+    "uksouth": "ukwest", "ukwest": "uksouth", "francecentral": "francesouth",
+    "francesouth": "francecentral", "germanywestcentral": "germanynorth",
+    "germanynorth": "germanywestcentral", "swedencentral": "swedensouth",
+    "swedensouth": "swedencentral", "switzerlandnorth": "switzerlandwest",
+    "switzerlandwest": "switzerlandnorth", "norwayeast": "norwaywest",
+    "norwaywest": "norwayeast", "eastasia": "southeastasia", "southeastasia": "eastasia",
+    "japaneast": "japanwest", "japanwest": "japaneast",
+    "australiaeast": "australiasoutheast", "australiasoutheast": "australiaeast",
+    "centralindia": "southindia", "southindia": "centralindia",
+    "koreacentral": "koreasouth", "koreasouth": "koreacentral",
+    "southafricanorth": "southafricawest", "southafricawest": "southafricanorth",
+    "uaenorth": "uaecentral", "uaecentral": "uaenorth",
+}  # fmt: skip
+QUOTA_CODES = {"QuotaExceeded", "SubscriptionQuotaExceeded", "OperationNotAllowed"}
+CHOICE_WORDS = {
+    "latest": "the latest restore point",
+    "custom": "a custom restore point",
+    "fast": "a fast restore point",
+    "geo": "the paired region",
+}
+
+
+def server_name_problem(name: str) -> str | None:
+    """Why Azure (or the portal) would refuse ``name`` for a new server; else None."""
+    if not name:
+        return "Enter a name for the new server."
+    if len(name) > NAME_LIMIT or not NAME_RULE.match(name):
+        return f"'{name}' is not a valid server name. {NAME_RULE_TEXT}"
+    return None
+
+
+def parse_id(group_id: str) -> tuple[str, str, str]:
+    match = _ID.match(group_id or "")
+    if not match:
+        raise NotFound(f"'{group_id}' is not an Azure flexible server id.")
+    return match["sub"], match["rg"], match["name"]
+
+
+def _text(value: Any) -> str:
+    """An SDK enum's wire value (f-strings would show its Python name), else the string."""
+    return str(getattr(value, "value", value) or "")
+
+
+def _fmt(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _status(server: m.Server) -> str:
+    state = _text(getattr(server.properties, "state", None)).lower()
+    words = {
+        "ready": "Ready",
+        "provisioning": "Provisioning",
+        "stopped": "Stopped",
+        "stopping": "Stopping",
+        "starting": "Starting",
+        "updating": "Updating",
+        "restarting": "Restarting",
+        "dropping": "Deleting",
+        "disabled": "Disabled",
+        "inaccessible": "Inaccessible",
+    }
+    return words.get(state, state.capitalize() or "Unknown")
+
+
+def _span(seconds: float) -> str:
+    hours, rest = divmod(int(seconds), 3600)
+    minutes = rest // 60
+    if hours >= 48:
+        return f"{hours // 24} days {hours % 24} h"
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+class FlexibleBackend(Backend):
+    """Flexible servers (single servers and elastic clusters) in Azure subscriptions."""
+
+    key = "flexible"
+    label = "Azure flexible server"
+    can_restore = True
+    has_alerts = True
+
+    def __init__(
+        self,
+        key: str = "flexible",
+        *,
+        subscription_ids: list[str] | str,
+        resource_group: str = "",
+        credential: Any = None,
+        transport: Any = None,
+        cache_seconds: float = 30,
+        polling_interval: float | None = None,
+    ):
+        super().__init__(key)
+        if isinstance(subscription_ids, str):
+            subscription_ids = subscription_ids.split(",")
+        self.subscription_ids = [s.strip() for s in subscription_ids if s and s.strip()]
+        self.resource_group = resource_group.strip()
+        self.cache_seconds = float(cache_seconds)
+        self.polling_interval = (
+            DEFAULT_POLLING_INTERVAL if polling_interval is None else float(polling_interval)
+        )
+        self._credential = credential
+        self._transport = transport
+        self._lock = threading.Lock()
+        self._clients: dict[str, PostgreSQLManagementClient] = {}
+        self._cache: tuple[float, list[ServerGroup]] | None = None
+        self.list_problems: list[str] = []
+
+    # Plumbing
+
+    def _client(self, subscription: str) -> PostgreSQLManagementClient:
+        with self._lock:
+            client = self._clients.get(subscription)
+            if client is None:
+                if self._credential is None:
+                    from azure.identity import DefaultAzureCredential
+
+                    self._credential = DefaultAzureCredential()
+                options: dict[str, Any] = {"polling_interval": self.polling_interval}
+                if self._transport is not None:
+                    options["transport"] = self._transport
+                client = PostgreSQLManagementClient(self._credential, subscription, **options)
+                self._clients[subscription] = client
+            return client
+
+    def _call(self, doing: str, subscription: str, action: Callable[[], T]) -> T:
+        try:
+            return action()
+        except BackendError:
+            raise
+        except AzureError as error:
+            failure = self._translate(error, doing, subscription)
+            log.warning("Azure flexible server backend: %s", failure.message)
+            raise failure from None
+
+    @staticmethod
+    def _translate(error: AzureError, doing: str, subscription: str) -> BackendError:
+        if isinstance(error, HttpResponseError):
+            code, message = _arm_error(error)
+            if code in QUOTA_CODES or "quota" in code.lower():
+                return BackendError(
+                    f"Could not {doing}: Azure refused for lack of quota in the target region "
+                    f"({code}: {message}). Ask for a quota increase for Azure Database for "
+                    "PostgreSQL flexible server in that region, or free some capacity.",
+                    code=code,
+                )
+        return translate(error, doing, subscription)
+
+    def _locate(self, group_id: str) -> tuple[str, str, str]:
+        sub, rg, name = parse_id(group_id)
+        if sub.lower() not in {s.lower() for s in self.subscription_ids} or (
+            self.resource_group and rg.lower() != self.resource_group.lower()
+        ):
+            raise NotFound(f"Server '{name}' is not among the portal's flexible servers.")
+        return sub, rg, name
+
+    def _get_server(self, group_id: str) -> tuple[str, str, m.Server]:
+        sub, rg, name = self._locate(group_id)
+        server = self._call(
+            f"read server {name}", sub, lambda: self._client(sub).servers.get(rg, name)
+        )
+        return sub, rg, server
+
+    def _group(self, server: m.Server) -> ServerGroup:
+        sub, rg, _ = parse_id(server.id)
+        props = server.properties or m.ServerProperties()
+        backup = props.backup or m.Backup()
+        earliest = _aware(backup.earliest_restore_date)
+        size = props.cluster.cluster_size if props.cluster else None
+        kind = "Elastic cluster" if size else "Single server"
+        count = size or 1
+        geo = _text(backup.geo_redundant_backup).lower() == "enabled"
+        location = (server.location or "").replace(" ", "").lower()
+        host = props.fully_qualified_domain_name or ""
+        user = props.administrator_login or ""
+        nodes = tuple(
+            Node(
+                name=f"node-{index}" if size else server.name,
+                role="coordinator" if index == 0 else "worker",
+                host=host,
+                port=5432,
+                database="postgres",
+                user=user,
+                status=_text(props.state),
+            )
+            for index in range(count)
+        )
+        sku = server.sku
+        ha = props.high_availability
+        ha_text = "Disabled"
+        if ha and _text(ha.mode) and _text(ha.mode).lower() != "disabled":
+            ha_text = f"{_text(ha.mode)} ({_text(ha.state)})" if ha.state else _text(ha.mode)
+        storage = props.storage.storage_size_gb if props.storage else None
+        essentials = (
+            ("Kind", f"{kind} ({count} nodes)" if size else kind),
+            ("Compute", f"{sku.name} ({_text(sku.tier)})" if sku else "—"),
+            ("Storage", f"{storage} GiB" if storage else "—"),
+            (
+                "Backup retention",
+                f"{backup.backup_retention_days} days" if backup.backup_retention_days else "—",
+            ),
+            ("Geo-redundant backup", "Enabled" if geo else "Disabled"),
+            ("Availability zone", props.availability_zone or "—"),
+            ("High availability", ha_text),
+        )
+        created = getattr(server.system_data, "created_at", None)
+        return ServerGroup(
+            backend=self.key,
+            cloud=self.label,
+            id=server.id,
+            name=server.name,
+            status=_status(server),
+            subscription=sub,
+            resource_group=rg,
+            location=location,
+            postgresql_version=props.version or "",
+            coordinator_host=host,
+            coordinator_port=5432 if host else None,
+            database="postgres",
+            admin_user=user,
+            node_count=count,
+            nodes=nodes,
+            earliest_restore=earliest,
+            created_at=_aware(created),
+            has_backup=earliest is not None,
+            tags=dict(server.tags or {}),
+            kind=kind,
+            geo_redundant_backup=geo,
+            paired_location=PAIRED_REGIONS.get(location, "") if geo else "",
+            essentials=essentials,
+        )
+
+    # Reads
+
+    def list_server_groups(self) -> list[ServerGroup]:
+        """Every flexible server in the configured subscriptions (and resource group)."""
+        with self._lock:
+            if self._cache and time.monotonic() - self._cache[0] < self.cache_seconds:
+                return list(self._cache[1])
+        if not self.subscription_ids:
+            raise BackendError("No Azure subscription is configured (AZURE_SUBSCRIPTION_IDS).")
+
+        def one(sub: str) -> list[ServerGroup] | BackendError:
+            servers = self._client(sub).servers
+            try:
+                if self.resource_group:
+                    found = self._call(
+                        f"list flexible servers in resource group {self.resource_group}",
+                        sub,
+                        lambda: list(servers.list_by_resource_group(self.resource_group)),
+                    )
+                else:
+                    found = self._call(
+                        "list flexible servers", sub, lambda: list(servers.list_by_subscription())
+                    )
+            except BackendError as error:
+                return error
+            return [self._group(server) for server in found]
+
+        with ThreadPoolExecutor(max_workers=min(8, len(self.subscription_ids))) as pool:
+            answers = list(pool.map(one, self.subscription_ids))
+        failures = [a for a in answers if isinstance(a, BackendError)]
+        if failures and len(failures) == len(answers):
+            raise failures[0]
+        groups = sorted(
+            (g for a in answers if not isinstance(a, BackendError) for g in a),
+            key=lambda g: (g.name, g.subscription, g.resource_group),
+        )
+        with self._lock:
+            self.list_problems = [f.message for f in failures]
+            self._cache = (time.monotonic(), groups)
+        return list(groups)
+
+    def refresh(self) -> None:
+        with self._lock:
+            self._cache = None
+
+    def get_server_group(self, group_id: str) -> ServerGroup:
+        return self._group(self._get_server(group_id)[2])
+
+    def restore_window(self, group_id: str) -> RestoreWindow:
+        _, _, server = self._get_server(group_id)
+        backup = server.properties.backup if server.properties else None
+        earliest = _aware(backup.earliest_restore_date) if backup else None
+        if earliest is None:
+            raise BackendError(
+                f"Azure has not reported an earliest restore date for {server.name} yet; "
+                "restore becomes available after its first full backup."
+            )
+        return RestoreWindow(earliest=earliest, latest=datetime.now(UTC))
+
+    def restore_choices(self, group: ServerGroup) -> tuple[str, ...]:
+        choices = ("latest", "custom", "fast")
+        return choices + ("geo",) if group.paired_location else choices
+
+    def restore_backups(self, group_id: str) -> list[BackupPoint]:
+        sub, rg, name = self._locate(group_id)
+        backups = self._call(
+            f"list the backups of {name}",
+            sub,
+            lambda: list(
+                self._client(sub).backups_automatic_and_on_demand.list_by_server(rg, name)
+            ),
+        )
+        points = [
+            BackupPoint(
+                name=b.name,
+                completed=_aware(b.properties.completed_time),
+                kind=_text(b.properties.backup_type),
+            )
+            for b in backups
+            if b.properties is not None and b.properties.completed_time is not None
+        ]
+        return sorted(points, key=lambda p: p.completed, reverse=True)
+
+    def name_problem(self, name: str) -> str | None:
+        return server_name_problem(name)
+
+    def name_available(self, name: str, location: str = "") -> str | None:
+        """Checked in the region the new server would live in (Azure's per-location check)."""
+        problem = server_name_problem(name)
+        if problem:
+            return problem
+        if not self.subscription_ids:
+            raise BackendError("No Azure subscription is configured (AZURE_SUBSCRIPTION_IDS).")
+        sub = self.subscription_ids[0]
+        where = location or "westeurope"
+        answer = self._call(
+            f"check the name '{name}'",
+            sub,
+            lambda: self._client(sub).name_availability.check_with_location(
+                where, m.CheckNameAvailabilityRequest(name=name, type=RESOURCE_TYPE)
+            ),
+        )
+        if answer.name_available:
+            return None
+        reason = (answer.message or "").strip()
+        return (
+            f"The name '{name}' cannot be used in {where}: {reason}"
+            if reason
+            else f"The name '{name}' is already used by another Azure server."
+        )
+
+    # Restores
+
+    def _plan(self, request: RestoreRequest, source: m.Server) -> tuple[str, str, datetime]:
+        """(createMode, location, point) for a request, refusing what Azure would refuse."""
+        group = self._group(source)
+        choice = request.choice or ("custom" if request.point_in_time else "latest")
+        if choice not in self.restore_choices(group) and choice != "geo":
+            raise BackendError(f"The {self.label} backend offers no '{choice}' restore.")
+        earliest = group.earliest_restore
+        if earliest is None:
+            raise BackendError(
+                f"Azure has not reported an earliest restore date for {source.name} yet; "
+                "restore becomes available after its first full backup."
+            )
+        now = datetime.now(UTC)
+        if choice == "geo":
+            if not group.geo_redundant_backup:
+                raise BackendError(
+                    f"{source.name} cannot be restored to its paired region: its backups are "
+                    "not geo-redundant. Geo-redundant backup can only be chosen when a "
+                    "server is created."
+                )
+            if not group.paired_location:
+                raise BackendError(
+                    f"The portal does not know the paired region of {group.location}; "
+                    "restore to the paired region from the Azure portal."
+                )
+            return "GeoRestore", group.paired_location, now
+        if choice == "latest":
+            return "PointInTimeRestore", group.location, now
+        point = _aware(request.point_in_time)
+        if point is None:
+            raise BackendError("Choose a restore point.")
+        if choice == "fast":
+            backups = self.restore_backups(source.id)
+            if not any(b.completed == point for b in backups):
+                raise BackendError(
+                    f"{_fmt(point)} is not the completion time of a full backup of "
+                    f"{source.name}; choose one of its backups."
+                )
+        if not earliest <= point <= now:
+            raise BackendError(
+                f"The restore point {_fmt(point)} is outside the restore window of "
+                f"{source.name} ({_fmt(earliest)} to now)."
+            )
+        return "PointInTimeRestore", group.location, point
+
+    def begin_restore(self, request: RestoreRequest) -> str:
+        sub, rg, source = self._get_server(request.source_id)
+        problem = server_name_problem(request.target_name)
+        if problem:
+            raise BackendError(problem)
+        mode, location, point = self._plan(request, source)
+        parameters = m.Server(
+            location=location,
+            properties=m.ServerProperties(
+                create_mode=mode,
+                source_server_resource_id=source.id,
+                point_in_time_utc=point,
+            ),
+        )
+        where = f" in {location}" if mode == "GeoRestore" else ""
+        poller = self._call(
+            f"start restoring {source.name} into {request.target_name}{where}",
+            sub,
+            lambda: self._client(sub).servers.begin_create_or_update(
+                rg, request.target_name, parameters, polling=_SubmitOnly(self.polling_interval)
+            ),
+        )
+        return json.dumps(
+            {
+                "v": TOKEN_VERSION,
+                "subscription": sub,
+                "resource_group": rg,
+                "name": request.target_name,
+                "location": location,
+                "source_id": source.id,
+                "choice": request.choice or "",
+                "point_in_time": point.isoformat(),
+                "estimate": self._estimate(source, request.choice, point),
+                "continuation_token": poller.continuation_token(),
+            }
+        )
+
+    def _estimate(self, source: m.Server, choice: str, point: datetime) -> str:
+        """What Azure's documentation lets one say about how long this restore takes."""
+        props = source.properties or m.ServerProperties()
+        size = props.storage.storage_size_gb if props.storage else None
+        data = f"{size} GiB of storage" if size else "the server's data"
+        if choice == "fast":
+            return (
+                f"A fast restore copies {data} from a full backup and replays no WAL: Azure's "
+                "documentation calls it the quickest restore."
+            )
+        try:
+            backups = [b for b in self.restore_backups(source.id) if b.completed <= point]
+        except BackendError:
+            backups = []
+        if not backups:
+            return (
+                f"Azure restores {data}, then replays the WAL up to the point: its "
+                "documentation says minutes to hours, most of it WAL replay."
+            )
+        newest = backups[0]
+        return (
+            f"Azure restores {data} from the full backup of {_fmt(newest.completed)}, then "
+            f"replays {_span((point - newest.completed).total_seconds())} of WAL: its "
+            "documentation says minutes to hours, growing with the WAL to replay."
+        )
+
+    def _read_token(self, token: str) -> dict[str, Any]:
+        try:
+            state = json.loads(token)
+            assert state["v"] == TOKEN_VERSION
+            state["subscription"], state["resource_group"], state["name"]
+        except (ValueError, TypeError, KeyError, AssertionError):
+            raise BackendError("This restore's Azure token is unreadable.") from None
+        return state
+
+    def wait_restore(self, token: str, progress: ProgressCallback) -> RestoreResult:
+        state = self._read_token(token)
+        sub, rg, name = state["subscription"], state["resource_group"], state["name"]
+        point = datetime.fromisoformat(state["point_in_time"])
+        doing = f"restore into {name}"
+        watched = _Watched(self.polling_interval)
+        progress(
+            Progress(
+                phase="Submitted",
+                message="Azure accepted the restore and reports no progress. "
+                + state.get("estimate", ""),
+            )
+        )
+        poller = self._call(
+            doing,
+            sub,
+            lambda: self._client(sub).servers.begin_create_or_update(
+                rg, name, None, polling=watched, continuation_token=state["continuation_token"]
+            ),
+        )
+        try:
+            self._watch(poller, watched, progress, sub, rg, name)
+            server = poller.result()
+        except HttpResponseError as error:
+            server = self._outcome_without_operation(error, sub, rg, name)
+        except AzureError as error:
+            raise self._translate(error, doing, sub) from None
+        group_id = server.id if server is not None and server.id else ""
+        if not group_id:
+            group_id = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{RESOURCE_TYPE}/{name}"
+        self.refresh()
+        try:
+            nodes = {n.name: 100 for n in self.get_server_group(group_id).nodes}
+        except BackendError:
+            nodes = {}
+        progress(Progress(phase="Succeeded", nodes=nodes, message=f"{name} is ready."))
+        return RestoreResult(target_id=group_id, target_name=name, point_in_time=point)
+
+    def _watch(self, poller, watched, progress: ProgressCallback, sub, rg, name) -> None:
+        reported = 0
+        while True:
+            finished = poller.done()
+            for status in list(watched.seen)[reported:]:
+                reported += 1
+                if status.lower() not in _TERMINAL:
+                    progress(
+                        Progress(
+                            phase="Restoring",
+                            message=f"Azure reports the restore {status} "
+                            f"(check {reported}); {self._state_words(sub, rg, name)}",
+                        )
+                    )
+            if finished:
+                return
+            poller.wait(timeout=min(self.polling_interval, 5.0) or 0.1)
+
+    def _state_words(self, sub: str, rg: str, name: str) -> str:
+        """The new server's own state, as ARM shows it while the restore runs."""
+        try:
+            server = self._client(sub).servers.get(rg, name)
+        except AzureError:
+            return "the new server is not visible yet."
+        return f"the new server is {(_text(server.properties.state) or 'not reported').lower()}."
+
+    def _outcome_without_operation(
+        self, error: HttpResponseError, sub: str, rg: str, name: str
+    ) -> m.Server:
+        doing = f"restore into {name}"
+        if error.status_code == 404:
+            server = self._call(doing, sub, lambda: self._client(sub).servers.get(rg, name))
+            if _text(server.properties.state).lower() == "ready":
+                return server
+        code, message = _arm_error(error)
+        if code or error.status_code == 200:
+            raise BackendError(f"Azure could not restore into {name}: {code}: {message}", code=code)
+        raise self._translate(error, doing, sub)
+
+    def abandon_restore(self, token: str) -> str:
+        state = self._read_token(token)
+        sub, rg, name = state["subscription"], state["resource_group"], state["name"]
+        try:
+            server = self._client(sub).servers.get(rg, name)
+        except HttpResponseError as error:
+            if error.status_code == 404:
+                return f"Nothing to clean up: Azure has no server {name}."
+            raise self._translate(error, f"look for {name}", sub) from None
+        except AzureError as error:
+            raise self._translate(error, f"look for {name}", sub) from None
+        return (
+            f"Left {name} in place: Azure reports it {_status(server).lower()}. Delete it in "
+            "Azure if it is not wanted."
+        )
+
+    # Post-restore tasks
+
+    def firewall_rules(self, group_id: str) -> list[FirewallRule]:
+        sub, rg, name = self._locate(group_id)
+        rules = self._call(
+            f"read the firewall rules of {name}",
+            sub,
+            lambda: list(self._client(sub).firewall_rules.list_by_server(rg, name)),
+        )
+        return sorted(
+            (
+                FirewallRule(r.name, r.properties.start_ip_address, r.properties.end_ip_address)
+                for r in rules
+            ),
+            key=lambda r: r.name,
+        )
+
+    def copy_firewall_rules(self, source_id: str, target_id: str) -> CopyResult:
+        wanted = self.firewall_rules(source_id)
+        present = set(self.firewall_rules(target_id))
+        sub, rg, name = self._locate(target_id)
+        client = self._client(sub)
+        copied = 0
+        for rule in wanted:
+            if rule in present:
+                continue
+            body = m.FirewallRule(
+                properties=m.FirewallRuleProperties(
+                    start_ip_address=rule.start_ip, end_ip_address=rule.end_ip
+                )
+            )
+            self._call(
+                f"copy firewall rule {rule.name} to {name}",
+                sub,
+                lambda rule=rule, body=body: client.firewall_rules.begin_create_or_update(
+                    rg, name, rule.name, body
+                ).result(),
+            )
+            copied += 1
+        return CopyResult(firewall_rules=copied)
+
+    def _all_parameters(self, group_id: str) -> list[tuple[Parameter, bool]]:
+        """(parameter, read-only) for every configuration of the server."""
+        sub, rg, name = self._locate(group_id)
+        configurations = self._call(
+            f"read the server parameters of {name}",
+            sub,
+            lambda: list(self._client(sub).configurations.list_by_server(rg, name)),
+        )
+        found = []
+        for c in configurations:
+            props = c.properties or m.ConfigurationProperties()
+            found.append(
+                (
+                    Parameter(
+                        name=c.name,
+                        value=props.value or "",
+                        default=props.default_value or "",
+                        needs_restart=props.is_dynamic_config is False,
+                        scope="server",
+                    ),
+                    bool(props.is_read_only),
+                )
+            )
+        return found
+
+    def parameters(self, group_id: str) -> list[Parameter]:
+        """Parameters the DBA changed (not read-only ones Azure sets itself)."""
+        changed = [
+            p
+            for p, read_only in self._all_parameters(group_id)
+            if p.value != p.default and not read_only
+        ]
+        return sorted(changed, key=lambda p: p.name)
+
+    def copy_parameters(self, source_id: str, target_id: str) -> CopyResult:
+        wanted = self.parameters(source_id)
+        current = {p.name: p.value for p, _ in self._all_parameters(target_id)}
+        sub, rg, name = self._locate(target_id)
+        client = self._client(sub)
+        copied, restart = 0, False
+        for parameter in wanted:
+            if current.get(parameter.name) == parameter.value:
+                continue
+            body = m.ConfigurationForUpdate(
+                properties=m.ConfigurationProperties(value=parameter.value, source="user-override")
+            )
+            self._call(
+                f"set {parameter.name} on {name}",
+                sub,
+                lambda parameter=parameter, body=body: client.configurations.begin_update(
+                    rg, name, parameter.name, body
+                ).result(),
+            )
+            copied += 1
+            restart = restart or parameter.needs_restart
+        return CopyResult(parameters=copied, needs_restart=restart)
+
+    def alerts_url(self, group_id: str) -> str:
+        parse_id(group_id)
+        return f"{PORTAL_URL}/#resource{group_id}/alerts"
+
+    def check(self) -> list[str]:
+        problems = []
+        if not self.subscription_ids:
+            problems.append("AZURE_SUBSCRIPTION_IDS names no subscription.")
+        for sub in self.subscription_ids:
+            if not _UUID.match(sub):
+                problems.append(f"'{sub}' in AZURE_SUBSCRIPTION_IDS is not a subscription id.")
+        return problems + list(self.list_problems)
