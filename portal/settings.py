@@ -216,7 +216,7 @@ TASKS = {
 def backend_registry() -> dict[str, dict]:
     """PORTAL_BACKENDS: which clouds the portal shows, built from the environment."""
     registry: dict[str, dict] = {}
-    enabled = env_list("PORTAL_BACKENDS", "local,azure")
+    enabled = env_list("PORTAL_BACKENDS", "local,azure,flexible")
     if "local" in enabled:
         registry["local"] = {
             "BACKEND": "portal.backends.local.LocalBackend",
@@ -238,6 +238,17 @@ def backend_registry() -> dict[str, dict]:
     if "azure" in enabled and env_list("AZURE_SUBSCRIPTION_IDS"):
         registry["azure"] = {
             "BACKEND": "portal.backends.azure.AzureBackend",
+            "OPTIONS": {
+                "subscription_ids": env_list("AZURE_SUBSCRIPTION_IDS"),
+                "resource_group": os.environ.get("AZURE_RESOURCE_GROUP", ""),
+                "cache_seconds": env_float("AZURE_CACHE_SECONDS", 30.0),
+                "polling_interval": env_float("AZURE_POLLING_INTERVAL", 30.0),
+            },
+        }
+    if "flexible" in enabled and env_list("AZURE_SUBSCRIPTION_IDS"):
+        # Azure Database for PostgreSQL flexible server, in the same subscriptions.
+        registry["flexible"] = {
+            "BACKEND": "portal.backends.azure_flexible.FlexibleBackend",
             "OPTIONS": {
                 "subscription_ids": env_list("AZURE_SUBSCRIPTION_IDS"),
                 "resource_group": os.environ.get("AZURE_RESOURCE_GROUP", ""),

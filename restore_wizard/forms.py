@@ -133,6 +133,8 @@ class RestoreForm(forms.Form):
         },
     )
     point = forms.CharField(label="Restore point (UTC)", required=False)
+    # A fast restore point: the completion time of one of the source's full backups.
+    backup = forms.CharField(label="Fast restore point", required=False)
     # The same point typed in the browser's time zone (see read_point).
     point_local = forms.CharField(required=False)
     time_zone = forms.CharField(required=False)
@@ -164,6 +166,19 @@ class RestoreForm(forms.Form):
         self.group = group
         self.window = window
         self.now = now
+        offered = backend.restore_choices(group)
+        labels = dict(RestoreOperation.Choice.choices)
+        self.fields["choice"].choices = [(value, labels[value]) for value in offered]
+        if tuple(offered) != ("earliest", "custom"):
+            words = ", ".join(labels[value] for value in offered)
+            self.fields["choice"].error_messages["invalid_choice"] = f"Choose one of: {words}."
+            self.fields["choice"].error_messages["required"] = f"Choose one of: {words}."
+
+    def target_location(self) -> str:
+        """Where the new server group goes: beside its source, or in the paired region."""
+        if self.data.get("choice") == RestoreOperation.Choice.GEO:
+            return self.group.paired_location
+        return self.group.location
 
     def clean_point(self) -> datetime | None:
         if self.data.get("choice") != RestoreOperation.Choice.CUSTOM:
@@ -177,12 +192,33 @@ class RestoreForm(forms.Form):
             raise forms.ValidationError(problem)
         return moment
 
+    def clean_backup(self) -> datetime | None:
+        if self.data.get("choice") != RestoreOperation.Choice.FAST:
+            return None
+        moment = parse_utc(str(self.data.get("backup", "")))
+        if moment is None:
+            raise forms.ValidationError("Choose one of the full backups listed.")
+        try:
+            backups = self.backend.restore_backups(self.group.id)
+        except BackendError as error:
+            raise forms.ValidationError(
+                f"The backups could not be read: {error.message}"
+            ) from None
+        if not any(backup.completed == moment for backup in backups):
+            raise forms.ValidationError(
+                f"No full backup of {self.group.name} completed at "
+                f"{moment:%Y-%m-%d %H:%M:%S.%f} UTC; choose one of the backups listed."
+            )
+        return moment
+
     def clean_target_name(self) -> str:
         name = self.cleaned_data.get("target_name", "")
         problem = self.backend.name_problem(name)
         if problem is None:
             try:
-                problem = services.restore_target_problem(self.backend, self.group, name)
+                problem = services.restore_target_problem(
+                    self.backend, self.group, name, location=self.target_location()
+                )
             except BackendError as error:
                 problem = f"The name could not be checked: {error.message}"
         if problem:
@@ -196,10 +232,13 @@ class RestoreForm(forms.Form):
         cleaned = super().clean()
         for field, (label, attribute) in LOCKED_FIELDS.items():
             posted = self.data.get(field)
-            if posted not in (None, "") and posted != getattr(self.group, attribute):
+            expected = getattr(self.group, attribute)
+            if field == "location":
+                expected = self.target_location()
+            if posted not in (None, "") and posted != expected:
                 self.add_error(
                     None,
                     f"{label} cannot be changed: a restore always creates the new server "
-                    f"group beside its source ({getattr(self.group, attribute)}).",
+                    f"group beside its source ({expected}).",
                 )
         return cleaned

@@ -21,6 +21,9 @@ class RestoreOperation(models.Model):
     class Choice(models.TextChoices):
         EARLIEST = "earliest", "Earliest restore point"
         CUSTOM = "custom", "Custom restore point"
+        LATEST = "latest", "Latest restore point (now)"
+        FAST = "fast", "Fast restore point"
+        GEO = "geo", "Restore to paired region"
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 

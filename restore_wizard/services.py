@@ -33,6 +33,13 @@ STALE_AFTER = timedelta(seconds=30)
 MAX_ATTEMPTS = 3
 
 Status = RestoreOperation.Status
+# The choices whose point is chosen in the wizard (a custom point, a full backup's end).
+WITH_POINT = (RestoreOperation.Choice.CUSTOM, RestoreOperation.Choice.FAST)
+POINT_WORDS = {
+    RestoreOperation.Choice.EARLIEST: "earliest restore point",
+    RestoreOperation.Choice.LATEST: "latest restore point",
+    RestoreOperation.Choice.GEO: "latest restore point, in the paired region",
+}
 
 
 class RestoreRefused(Exception):
@@ -78,8 +85,11 @@ def restore_point_problem(point: datetime, window: RestoreWindow, now: datetime)
     return None
 
 
-def restore_target_problem(backend: Backend, group: ServerGroup, target_name: str) -> str | None:
-    """Why ``target_name`` cannot be used for a restore of ``group``, or None."""
+def restore_target_problem(
+    backend: Backend, group: ServerGroup, target_name: str, *, location: str = ""
+) -> str | None:
+    """Why ``target_name`` cannot be used for a restore of ``group`` (into ``location``,
+    by default the source's), or None."""
     if target_name == group.name:
         return (
             f"'{target_name}' is the source server group's own name. "
@@ -93,7 +103,7 @@ def restore_target_problem(backend: Backend, group: ServerGroup, target_name: st
             f"A restore to '{target_name}' is already running "
             f"(started by {in_flight.created_by.get_username()}). Choose another name."
         )
-    return backend.name_available(target_name)
+    return backend.name_available_in(target_name, location or group.location)
 
 
 def restore_operation_start(
@@ -127,10 +137,12 @@ def restore_operation_start(
                 source_name=group.name,
                 target_name=target_name,
                 choice=choice,
-                requested_point=point if choice == RestoreOperation.Choice.CUSTOM else None,
+                requested_point=point if choice in WITH_POINT else None,
                 subscription=group.subscription,
                 resource_group=group.resource_group,
-                location=group.location,
+                location=group.paired_location
+                if choice == RestoreOperation.Choice.GEO
+                else group.location,
                 created_by=user,
             )
             notification_create(
@@ -171,7 +183,7 @@ def operation_detail(operation: RestoreOperation) -> dict:
     point = operation.restored_point or operation.requested_point
     return {
         "source": operation.source_name,
-        "point": fmt(point) if point else "earliest restore point",
+        "point": fmt(point) if point else POINT_WORDS.get(operation.choice, "restore point"),
         "target": operation.target_name,
         "operation": operation.pk,
     }
@@ -252,6 +264,7 @@ def restore_operation_run(*, operation_id: int) -> None:
                         source_id=operation.source_id,
                         target_name=operation.target_name,
                         point_in_time=operation.requested_point,
+                        choice=operation.choice,
                     )
                 )
                 RestoreOperation.objects.filter(pk=operation_id).update(token=token)

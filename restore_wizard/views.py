@@ -56,6 +56,7 @@ def open_wizard(request: HttpRequest, backend_key: str, name: str):
         return None, problem_page(request, name, error.message, 502)
     context["window"] = services.restore_window_in_seconds(window)
     context["now"] = timezone.now()
+    context["choices"] = context["backend"].restore_choices(context["group"])
     return context, None
 
 
@@ -94,7 +95,8 @@ def restore(request: HttpRequest, backend: str, name: str) -> HttpResponse:
         return refused
     if request.method == "GET":
         # "Change" on step 2 comes back here with the choice made, to keep it selected.
-        context.update(step=1, choice=request.GET.get("choice", ""))
+        choice = request.GET.get("choice", "")
+        context.update(step=1, choice=choice if choice in context["choices"] else "")
         template = TEMPLATE + ("#step1" if request.htmx else "")
         return render(request, template, context)
 
@@ -114,17 +116,18 @@ def restore(request: HttpRequest, backend: str, name: str) -> HttpResponse:
     )
     if not form.is_valid():
         choice = form.data.get("choice")
-        if choice not in RestoreOperation.Choice.values:
-            choice = RestoreOperation.Choice.EARLIEST
+        if choice not in context["choices"]:
+            choice = context["choices"][0]
         return details_response(request, context, form, choice)
     data = form.cleaned_data
+    point = data["backup"] if data["choice"] == RestoreOperation.Choice.FAST else data["point"]
     try:
         operation, created = services.restore_operation_start(
             user=request.user,
             backend=context["backend"],
             group=context["group"],
             choice=data["choice"],
-            point=data["point"],
+            point=point,
             target_name=data["target_name"],
             idempotency_key=data["idempotency_key"],
         )
@@ -167,6 +170,15 @@ def operation_started(request: HttpRequest, operation: RestoreOperation, *, crea
 
 def details_response(request, context, form, choice) -> HttpResponse:
     context.update(step=2, form=form, choice=choice)
+    group = context["group"]
+    context["target_location"] = (
+        group.paired_location if choice == RestoreOperation.Choice.GEO else group.location
+    )
+    if choice == RestoreOperation.Choice.FAST:
+        try:
+            context["backups"] = context["backend"].restore_backups(group.id)
+        except BackendError as error:
+            context["backups_error"] = f"The backups could not be read: {error.message}"
     # The timeline is its own request (htmx, on load): the step shows at once.
     context["preview_nodes"] = [node.name for node in context["group"].nodes] or ["coordinator"]
     template = TEMPLATE + ("#step2" if request.htmx else "")
@@ -264,9 +276,13 @@ def restore_details(request: HttpRequest, backend: str, name: str) -> HttpRespon
     if refused:
         return refused
     choice = request.GET.get("choice")
-    if choice not in RestoreOperation.Choice.values:
+    if choice not in context["choices"]:
         context["step"] = 1
-        context["choice_error"] = "Choose the earliest or a custom restore point."
+        context["choice_error"] = (
+            "Choose the earliest or a custom restore point."
+            if tuple(context["choices"]) == ("earliest", "custom")
+            else "Choose a restore point."
+        )
         return render(request, TEMPLATE + ("#step1" if request.htmx else ""), context)
     group = context["group"]
     form = RestoreForm(
@@ -293,10 +309,14 @@ def check_name(request: HttpRequest, backend: str, name: str) -> HttpResponse:
     if not context["may_restore"]:
         return HttpResponse("Only restore operators may check names.", status=403)
     target = request.GET.get("target_name", "").strip()[:100]
+    group = context["group"]
+    location = group.paired_location if request.GET.get("choice") == "geo" else group.location
     problem = context["backend"].name_problem(target)
     if problem is None:
         try:
-            problem = services.restore_target_problem(context["backend"], context["group"], target)
+            problem = services.restore_target_problem(
+                context["backend"], group, target, location=location or group.location
+            )
         except BackendError as error:
             problem = f"The name could not be checked: {error.message}"
     return render(

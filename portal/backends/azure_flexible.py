@@ -431,6 +431,9 @@ class FlexibleBackend(Backend):
             else f"The name '{name}' is already used by another Azure server."
         )
 
+    def name_available_in(self, name: str, location: str) -> str | None:
+        return self.name_available(name, location)
+
     # Restores
 
     def _plan(self, request: RestoreRequest, source: m.Server) -> tuple[str, str, datetime]:

@@ -283,6 +283,11 @@ class Backend:
         """None when ``name`` may be used for a new group, else why not."""
         raise NotImplementedError
 
+    def name_available_in(self, name: str, location: str) -> str | None:
+        """``name_available`` for a new group in ``location`` (a cloud whose names are
+        unique per region asks there)."""
+        return self.name_available(name)
+
     def restore_blocker(self, group: ServerGroup) -> str | None:
         """None when ``group`` can be restored now, else one line saying why not."""
         if not self.can_restore:
