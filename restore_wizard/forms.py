@@ -201,9 +201,7 @@ class RestoreForm(forms.Form):
         try:
             backups = self.backend.restore_backups(self.group.id)
         except BackendError as error:
-            raise forms.ValidationError(
-                f"The backups could not be read: {error.message}"
-            ) from None
+            raise forms.ValidationError(f"The backups could not be read: {error.message}") from None
         if not any(backup.completed == moment for backup in backups):
             raise forms.ValidationError(
                 f"No full backup of {self.group.name} completed at "

@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('restore_wizard', '0002_idempotency_key_per_user'),
+        ("restore_wizard", "0002_idempotency_key_per_user"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='restoreoperation',
-            name='choice',
-            field=models.CharField(choices=[('earliest', 'Earliest restore point'), ('custom', 'Custom restore point'), ('latest', 'Latest restore point (now)'), ('fast', 'Fast restore point'), ('geo', 'Restore to paired region')], max_length=10),
+            model_name="restoreoperation",
+            name="choice",
+            field=models.CharField(
+                choices=[
+                    ("earliest", "Earliest restore point"),
+                    ("custom", "Custom restore point"),
+                    ("latest", "Latest restore point (now)"),
+                    ("fast", "Fast restore point"),
+                    ("geo", "Restore to paired region"),
+                ],
+                max_length=10,
+            ),
         ),
     ]
