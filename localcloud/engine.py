@@ -537,17 +537,27 @@ class Engine:
         target: str,
         point_in_time: datetime | None = None,
         progress: ProgressFn | None = None,
+        *,
+        latest: bool = False,
     ) -> Group:
-        """Restore ``source`` as it was at ``point_in_time`` (None: the earliest point)
-        into a new group ``target``; returns the new group, Ready."""
-        self.begin_restore(source, target, point_in_time)
+        """Restore ``source`` as it was at ``point_in_time`` (None: the earliest point;
+        ``latest``: everything committed before the restore starts) into a new group
+        ``target``; returns the new group, Ready."""
+        self.begin_restore(source, target, point_in_time, latest=latest)
         return self.run_restore(target, progress)
 
     def begin_restore(
-        self, source: str, target: str, point_in_time: datetime | None = None
+        self,
+        source: str,
+        target: str,
+        point_in_time: datetime | None = None,
+        *,
+        latest: bool = False,
     ) -> Group:
         """Validate, then reserve ``target`` in the catalog (status Restoring).
 
+        With ``latest`` the restore seals the source when it runs and recovers to the end
+        of the archive; its restore point is then when the sealing began.
         Of two concurrent calls for one target name exactly one succeeds. Nothing is
         created on disk yet; ``run_restore`` does the work.
         """
@@ -557,7 +567,10 @@ class Engine:
         if problem:
             raise InvalidName(problem)
         source_record = self._record(self.catalog.read(), source)
-        point = validate_point(self, source_record, point_in_time)
+        if latest:
+            point = self._window(source_record)[1]
+        else:
+            point = validate_point(self, source_record, point_in_time)
         self.prepare()
         with self.catalog.change() as data:
             self._check_new_name(data, target)
@@ -579,7 +592,7 @@ class Engine:
             group["owner"] = None
             group["restored_from"] = source
             group["restore_point"] = format_time(point)
-            group["restore"] = {"began_at": format_time(utcnow())}
+            group["restore"] = {"began_at": format_time(utcnow()), "latest": latest}
         return self._view(group)
 
     def run_restore(self, target: str, progress: ProgressFn | None = None) -> Group:

@@ -105,6 +105,13 @@ def _execute(engine: Engine, target: str, report: _Reporter) -> object:
 
     report("sealing", None, 0)
     source_nodes = engine.nodes(source)
+    # "Latest": every commit made before now is archived once the nodes are sealed, and
+    # recovery runs to the end of the archive (no target time at all).
+    latest = bool(group.get("restore", {}).get("latest"))
+    if latest:
+        sealed_from = datetime.now(UTC)
+        if source["status"] == "Ready":
+            point = sealed_from
 
     def seal(node: Node) -> None:
         if node.is_running():
@@ -150,7 +157,8 @@ def _execute(engine: Engine, target: str, report: _Reporter) -> object:
         last_commit = parse_time(source_record.get("last_commit"))
         # A stopped, sealed node has no commit after its last one; when T is at or after
         # it, every archived commit belongs in the restore: recover to the end.
-        if not (source["status"] == "Stopped" and last_commit and point >= last_commit):
+        stopped_after_point = source["status"] == "Stopped" and last_commit and point >= last_commit
+        if not latest and not stopped_after_point:
             recovery["recovery_target_time"] = conf_quote(format_time(point))
         node.write_recovery(recovery)
         node.start()
@@ -188,6 +196,8 @@ def _execute(engine: Engine, target: str, report: _Reporter) -> object:
         for stored_node, record in zip(stored["nodes"], group["nodes"], strict=True):
             stored_node["backups"] = record["backups"]
         stored["status"] = "Ready"
+        if latest and source["status"] == "Ready":
+            stored["restore_point"] = format_time(point)
         stored.pop("owner", None)
         stored.pop("restore", None)
     report("ready", None, 100)

@@ -155,6 +155,9 @@ class LocalBackend(Backend):
             earliest, latest = self.engine.restore_window(group_id)
         return RestoreWindow(earliest=earliest, latest=latest)
 
+    def restore_choices(self, group: ServerGroup) -> tuple[str, ...]:
+        return ("earliest", "custom", "latest")
+
     def name_available(self, name: str) -> str | None:
         with engine_errors():
             return self.engine.name_available(name)
@@ -164,7 +167,10 @@ class LocalBackend(Backend):
     def begin_restore(self, request: RestoreRequest) -> str:
         with engine_errors():
             group = self.engine.begin_restore(
-                request.source_id, request.target_name, request.point_in_time
+                request.source_id,
+                request.target_name,
+                request.point_in_time,
+                latest=request.choice == "latest",
             )
         return json.dumps({"target": group.name, "source": request.source_id})
 

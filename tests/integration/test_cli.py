@@ -94,6 +94,28 @@ def test_demo_is_created_once_and_restore_waits_until_ready(root):
     run("servergroups", "delete", "demo-copy")
 
 
+def test_restore_latest_keeps_what_was_committed_before_the_command(root):
+    from localcloud import Engine
+
+    engine = Engine(root, base_port=BASE_PORT)
+    for node in engine.get_group("citus-demo").nodes:
+        with engine.connect("citus-demo", node.name) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS before_ok (node text)")
+            conn.execute("INSERT INTO before_ok VALUES (%s)", (node.name,))
+            conn.commit()
+
+    restored = json.loads(
+        run("restore", "citus-demo", "--latest", "--name", "demo-latest", "--wait", "--json")
+    )
+
+    assert restored["status"] == "Ready" and restored["restored_from"] == "citus-demo"
+    for node in engine.get_group("demo-latest").nodes:
+        with engine.connect("demo-latest", node.name) as conn:
+            rows = conn.execute("SELECT node FROM before_ok").fetchall()
+        assert (node.name,) in rows, node.name
+    run("servergroups", "delete", "demo-latest")
+
+
 def test_point_without_offset_is_refused(root):
     with pytest.raises(CommandError, match="has no UTC offset"):
         run("restore", "citus-demo", "--point", "2026-11-24T10:00:00", "--name", "naive-x")

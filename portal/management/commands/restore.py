@@ -1,4 +1,4 @@
-"""``restore SOURCE (--earliest | --point ISO8601) --name NEW [--wait]``.
+"""``restore SOURCE (--earliest | --latest | --point ISO8601) --name NEW [--wait]``.
 
 With --wait the restore runs in this process and the command ends when the new group
 is Ready (or the restore failed and was rolled back). Without it the name is reserved
@@ -47,6 +47,11 @@ class Command(BaseCommand):
         parser.add_argument("source", nargs="?", help="the server group to restore")
         point = parser.add_mutually_exclusive_group()
         point.add_argument("--earliest", action="store_true", help="the earliest restore point")
+        point.add_argument(
+            "--latest",
+            action="store_true",
+            help="the latest restore point: everything committed before the restore runs",
+        )
         point.add_argument("--point", help="ISO 8601 time with offset or Z, e.g. ...T10:30:00Z")
         parser.add_argument("--name", help="name of the new server group")
         parser.add_argument("--wait", action="store_true", help="run until the group is Ready")
@@ -66,16 +71,28 @@ class Command(BaseCommand):
     def start(self, options: dict) -> None:
         if not options["source"]:
             raise CommandError("Name the server group to restore: restore SOURCE ...")
-        if not options["earliest"] and not options["point"]:
-            raise CommandError("Choose --earliest or --point ISO8601 (with Z or an offset).")
+        if not options["earliest"] and not options["latest"] and not options["point"]:
+            raise CommandError(
+                "Choose --earliest, --latest or --point ISO8601 (with Z or an offset)."
+            )
         if not options["name"]:
             raise CommandError("Name the new server group with --name NEW.")
-        point = None if options["earliest"] else parse_point(options["point"])
+        point = parse_point(options["point"]) if options["point"] else None
+        choice = "latest" if options["latest"] else ("custom" if point else "earliest")
         backend, group = find_group(options["source"], options["backend"])
         if not backend.can_restore:
             raise CommandError(f"The {backend.label} backend cannot restore server groups.")
+        if choice not in backend.restore_choices(group):
+            raise CommandError(
+                f"The {backend.label} backend offers no --{choice} restore for {group.name}."
+            )
         token = backend.begin_restore(
-            RestoreRequest(source_id=group.id, target_name=options["name"], point_in_time=point)
+            RestoreRequest(
+                source_id=group.id,
+                target_name=options["name"],
+                point_in_time=point,
+                choice=choice,
+            )
         )
         if options["wait"]:
             self.resume(backend.key, token, options["json"])
