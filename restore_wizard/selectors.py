@@ -155,7 +155,13 @@ def post_restore_tasks(backend: Backend, group: ServerGroup) -> list[Task]:
 
     if source_task.error:
         endpoint.error = f"The source group could not be read: {source_task.error}"
-    return [endpoint, firewall, parameters, logins, alerts]
+    tasks = [endpoint, firewall, parameters, logins, alerts]
+    manual = backend.manual_tasks(group.id)
+    if manual:
+        tasks.append(
+            Task("manual", "Do what a restore does not carry over", data={"links": manual})
+        )
+    return tasks
 
 
 def missing_rules(source: list[FirewallRule], target: list[FirewallRule]) -> list[FirewallRule]:

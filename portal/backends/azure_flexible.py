@@ -748,6 +748,33 @@ class FlexibleBackend(Backend):
         parse_id(group_id)
         return f"{PORTAL_URL}/#resource{group_id}/alerts"
 
+    def roles(self, group_id: str) -> list[str]:
+        """Microsoft Entra administrators of the server (ARM lists no database roles)."""
+        sub, rg, name = self._locate(group_id)
+        admins = self._call(
+            f"read the Microsoft Entra administrators of {name}",
+            sub,
+            lambda: list(self._client(sub).administrators_microsoft_entra.list_by_server(rg, name)),
+        )
+        return sorted(
+            name
+            for name in ((a.properties.principal_name if a.properties else "") for a in admins)
+            if name
+        )
+
+    def manual_tasks(self, group_id: str) -> list[tuple[str, str]]:
+        """What Azure's restore documentation lists after a flexible server restore and a
+        restore does not carry over, each with its blade in the Azure portal."""
+        parse_id(group_id)
+        blade = f"{PORTAL_URL}/#resource{group_id}"
+        return [
+            ("Set up virtual network or private endpoint access", f"{blade}/networking"),
+            ("Enable high availability if the source had it", f"{blade}/highAvailability"),
+            ("Re-create read replicas", f"{blade}/replication"),
+            ("Add the Microsoft Entra administrators", f"{blade}/authentication"),
+            ("Configure alerts", f"{blade}/alerts"),
+        ]
+
     def check(self) -> list[str]:
         problems = []
         if not self.subscription_ids:

@@ -424,6 +424,10 @@ class Backend:
         """Set one parameter on every node; True when a restart is needed to apply it."""
         raise self.unsupported("server parameter changes")
 
+    def manual_tasks(self, group_id: str) -> list[tuple[str, str]]:
+        """Post-restore tasks the portal cannot do for you: (what, link to the cloud's page)."""
+        return []
+
     def check(self) -> list[str]:
         """Problems with the configuration, for the portal to show (empty when fine)."""
         return []

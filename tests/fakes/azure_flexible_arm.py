@@ -37,6 +37,8 @@ examples/`` (the newest stable folder; the SDK's 2026-10-01 is not published the
 - Parameters: ``ConfigurationsListByServer.json`` (``value``, ``defaultValue``,
   ``source`` "system-default" or "user-override", ``isDynamicConfig``, ``isReadOnly``,
   ``isConfigPendingRestart``) and ``ConfigurationsUpdate.json`` (PATCH, 202, no body).
+- Microsoft Entra administrators: ``AdministratorsListByServer.json`` (items without
+  ``name``).
 - Not documented by the examples, written after ARM's conventions as ``FakeArm`` does: the
   async-operation resource, error bodies and codes (``ServerNameAlreadyExists``,
   ``GeoBackupsNotAvailable``, ``QuotaExceeded`` are this fake's names).
@@ -115,6 +117,8 @@ class FlexServer:
     backups: list[tuple[str, str, str, datetime]] = field(default_factory=list)
     firewall_rules: dict[str, tuple[str, str]] = field(default_factory=dict)
     parameters: dict[str, str] = field(default_factory=dict)  # changed from the default
+    # Microsoft Entra administrators: (principalType, principalName, objectId)
+    administrators: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -200,6 +204,7 @@ class FlexibleArm(FakeArm):
             ("GET", _SERVER + "/firewallRules$", self._list_rules),
             ("GET", _SERVER + "/firewallRules/(?P<rule>[^/]+)$", self._get_rule),
             ("PUT", _SERVER + "/firewallRules/(?P<rule>[^/]+)$", self._put_rule),
+            ("GET", _SERVER + "/administrators$", self._list_administrators),
             ("GET", _SERVER + "/configurations$", self._list_configurations),
             ("GET", _SERVER + "/configurations/(?P<cfg>[^/]+)$", self._get_configuration),
             ("PATCH", _SERVER + "/configurations/(?P<cfg>[^/]+)$", self._patch_configuration),
@@ -501,6 +506,27 @@ class FlexibleArm(FakeArm):
             server.parameters[cfg] = value
 
         return 202, None, self._operation(sub, server.location, 0, on_success=apply)
+
+    def _list_administrators(self, sub: str, rg: str, name: str, body: Any):
+        """AdministratorsListByServer.json: no ``name`` in the items, the id ends in the
+        object id."""
+        server = self._found(sub, rg, name)
+        if isinstance(server, tuple):
+            return server
+        value = [
+            {
+                "properties": {
+                    "principalType": kind,
+                    "principalName": principal,
+                    "objectId": object_id,
+                    "tenantId": "tttttttt-tttt-tttt-tttt-tttttttttttt",
+                },
+                "id": f"{server.id}/administrators/{object_id}",
+                "type": f"{TYPE}/administrators",
+            }
+            for kind, principal, object_id in server.administrators
+        ]
+        return 200, {"value": value}, {}
 
     def _check_name(self, sub: str, loc: str, body: Any):
         name = body["name"]

@@ -167,3 +167,31 @@ def test_list_and_overview_label_each_kind(operator_client, flexible):
     overview = operator_client.get("/servergroups/flexible/sales/").content.decode()
     assert "<dt>Geo-redundant backup</dt><dd>Enabled</dd>" in overview
     assert "<dt>Compute</dt><dd>Standard_D4ds_v5 (GeneralPurpose)</dd>" in overview
+
+
+def test_post_restore_tasks_copy_firewall_rules_and_link_what_azure_leaves_to_you(
+    operator_client, flexible, django_capture_on_commit_callbacks
+):
+    flexible.server(SUB_A, "rg-prod", "sales").administrators = [
+        ("User", "dba@contoso.com", "oooooooo-oooo-oooo-oooo-oooooooooooo")
+    ]
+    form = form_for(operator_client, "latest", target_name="sales-r")
+    start(operator_client, django_capture_on_commit_callbacks, form)
+    flexible.server(SUB_A, "rg-prod", "sales-r").administrators = [
+        ("User", "dba@contoso.com", "oooooooo-oooo-oooo-oooo-oooooooooooo")
+    ]
+    url = "/servergroups/flexible/sales-r/post-restore/"
+
+    html = operator_client.get(url).content.decode()
+
+    assert "office: 203.0.113.0 – 203.0.113.255" in html
+    assert "dba@contoso.com" in html
+    blade = "https://portal.azure.com/#resource" + SALES_ID.replace("/sales", "/sales-r")
+    assert f'<a href="{blade}/networking" rel="noopener">' in html
+    assert "Re-create read replicas" in html and "Enable high availability" in html
+
+    response = operator_client.post(url + "copy-firewall/")
+    assert response.status_code == 302
+    assert flexible.server(SUB_A, "rg-prod", "sales-r").firewall_rules == {
+        "office": ("203.0.113.0", "203.0.113.255")
+    }
