@@ -46,6 +46,8 @@ class RestoreOperation(models.Model):
     node_progress = models.JSONField(default=dict, blank=True)
     token = models.TextField(blank=True)
     message = models.TextField(blank=True)
+    # The backend's latest words on a running restore (a cloud's state, an estimate).
+    progress_message = models.TextField(blank=True)
     cleanup = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
 
@@ -75,6 +77,20 @@ class RestoreOperation(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+    @property
+    def elapsed(self) -> str:
+        """Time since the restore started (to its end once it ended), e.g. "12 min 5 s"."""
+        if self.started_at is None:
+            return ""
+        from django.utils import timezone
+
+        seconds = int(((self.finished_at or timezone.now()) - self.started_at).total_seconds())
+        hours, rest = divmod(max(seconds, 0), 3600)
+        minutes, seconds = divmod(rest, 60)
+        if hours:
+            return f"{hours} h {minutes} min"
+        return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
     @property
     def percent(self) -> int:

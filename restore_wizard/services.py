@@ -195,19 +195,26 @@ class ProgressWriter:
     def __init__(self, operation_id: int):
         self.operation_id = operation_id
         self.last_phase = ""
+        self.last_message = ""
         self.last_write = 0.0
         self.nodes: dict[str, int] = {}
 
     def __call__(self, progress: Progress) -> None:
         self.nodes.update(progress.nodes)
         now = time.monotonic()
-        if progress.phase == self.last_phase and now - self.last_write < 0.5:
+        changed = progress.message and progress.message != self.last_message
+        if progress.phase == self.last_phase and not changed and now - self.last_write < 0.5:
             return
         self.last_phase, self.last_write = progress.phase, now
+        fields = {
+            "phase": progress.phase[:100],
+            "node_progress": dict(self.nodes),
+            "heartbeat_at": timezone.now(),
+        }
+        if progress.message:
+            self.last_message = fields["progress_message"] = progress.message
         RestoreOperation.objects.filter(pk=self.operation_id, status=Status.RUNNING).update(
-            phase=progress.phase[:100],
-            node_progress=dict(self.nodes),
-            heartbeat_at=timezone.now(),
+            **fields
         )
 
 

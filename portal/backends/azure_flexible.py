@@ -574,7 +574,7 @@ class FlexibleBackend(Backend):
             ),
         )
         try:
-            self._watch(poller, watched, progress, sub, rg, name)
+            self._watch(poller, watched, progress, state)
             server = poller.result()
         except HttpResponseError as error:
             server = self._outcome_without_operation(error, sub, rg, name)
@@ -591,7 +591,10 @@ class FlexibleBackend(Backend):
         progress(Progress(phase="Succeeded", nodes=nodes, message=f"{name} is ready."))
         return RestoreResult(target_id=group_id, target_name=name, point_in_time=point)
 
-    def _watch(self, poller, watched, progress: ProgressCallback, sub, rg, name) -> None:
+    def _watch(self, poller, watched, progress: ProgressCallback, state: dict) -> None:
+        """Each answer of the operation is one report: Azure's status, the new server's
+        state and the estimate (Azure gives no percentage)."""
+        sub, rg, name = state["subscription"], state["resource_group"], state["name"]
         reported = 0
         while True:
             finished = poller.done()
@@ -602,7 +605,8 @@ class FlexibleBackend(Backend):
                         Progress(
                             phase="Restoring",
                             message=f"Azure reports the restore {status} "
-                            f"(check {reported}); {self._state_words(sub, rg, name)}",
+                            f"(check {reported}); {self._state_words(sub, rg, name)} "
+                            + state.get("estimate", ""),
                         )
                     )
             if finished:

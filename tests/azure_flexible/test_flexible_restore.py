@@ -161,6 +161,8 @@ def test_polling_goes_to_success(arm, backend, sales):
     ]  # fmt: skip
     assert reports[0].message.startswith("Azure accepted the restore and reports no progress.")
     assert "of WAL" in reports[0].message and "128 GiB" in reports[0].message
+    assert reports[1].message.startswith("Azure reports the restore InProgress (check 1); ")
+    assert "the new server is " in reports[1].message and "of WAL" in reports[1].message
     assert result.target_id == SOURCE_ID.replace("/sales", "/sales-r")
     assert backend.get_server_group(result.target_id).status == "Ready"
     assert len(arm.requests_to("GET", "azureAsyncOperation")) == 4

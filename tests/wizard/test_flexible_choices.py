@@ -124,6 +124,9 @@ def test_latest_restore_point_restores_without_asking_for_a_point(
     assert operation.requested_point is None and operation.restored_point is not None
     (put,) = flexible.restore_puts()
     assert put.json["properties"]["createMode"] == "PointInTimeRestore"
+    page = operator_client.get(f"/operations/{operation.pk}/").content.decode()
+    assert '<p id="operation-progress">sales-now is ready.</p>' in page
+    assert re.search(r'<dd id="operation-elapsed">\d+ s</dd>', page)
 
 
 def test_custom_point_before_the_earliest_is_refused_before_azure_is_asked(
