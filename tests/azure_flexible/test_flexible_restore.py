@@ -228,3 +228,15 @@ def test_a_taken_name_at_restore_time_is_a_conflict(arm, backend, sales):
 
     assert caught.value.code == "ServerNameAlreadyExists"
     assert "Azure answered 409 ServerNameAlreadyExists" in caught.value.message
+
+
+def test_resume_after_the_operation_expired_reads_the_server(arm, make_backend, sales):
+    arm.in_progress = 0
+    backend = make_backend()
+    token = backend.begin_restore(RestoreRequest(sales.id, "sales-r", None, choice="latest"))
+    backend.wait_restore(token, lambda progress: None)
+    arm.operations.clear()  # Azure forgets finished operations after a while
+
+    result = make_backend().wait_restore(token, lambda progress: None)
+
+    assert result.target_name == "sales-r"
