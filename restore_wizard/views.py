@@ -393,6 +393,15 @@ def backup_and_restore(request: HttpRequest, backend: str, name: str) -> HttpRes
             context["window_error"] = error.message
     else:
         context["window_error"] = "The server group has no completed backup yet."
+    if cloud.can_restore and "fast" in cloud.restore_choices(group):
+        # A cloud that restores from full backups lists those (flexible server), not
+        # per-node base backups.
+        context["full_backups"] = True
+        try:
+            context["backups"] = cloud.restore_backups(group.id)
+        except BackendError as error:
+            context["backups_error"] = error.message
+        return render(request, "restore_wizard/backup_and_restore.html", context)
     try:
         context["backups"] = cloud.backups(group.id)
     except BackendError as error:
