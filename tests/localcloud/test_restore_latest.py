@@ -27,11 +27,22 @@ def test_latest_restore_has_every_row_committed_before_ok_on_every_node(engine: 
     engine.delete_group("truth-latest")
 
 
-def test_latest_is_recorded_and_the_new_group_is_restorable_again(engine: Engine, source):
-    restored = engine.restore("src", "truth-latest-2", latest=True)
+def test_latest_through_the_portal_backend(engine: Engine, source):
+    """The path the wizard's OK takes: LocalBackend.begin_restore, then wait_restore."""
+    from portal.backends.base import RestoreRequest
+    from portal.backends.local import LocalBackend
 
-    earliest, _ = engine.restore_window("truth-latest-2")
+    backend = LocalBackend(root=engine.root, base_port=engine.base_port)
+    ok = datetime.now(UTC)
+    committed = {node.name: ticks_until(engine, "src", node.name, ok) for node in source.nodes}
 
-    assert earliest <= datetime.now(UTC)
-    assert restored.nodes and all(node.backups for node in restored.nodes)
+    token = backend.begin_restore(RestoreRequest("src", "truth-latest-2", None, choice="latest"))
+    result = backend.wait_restore(token, lambda progress: None)
+
+    assert result.point_in_time is not None and result.point_in_time >= ok
+    for node in engine.get_group("truth-latest-2").nodes:
+        rows = ticks_all(engine, "truth-latest-2", node.name)
+        assert rows[: len(committed[node.name])] == committed[node.name], node.name
+    # The new group has its own first backup: it can be restored in turn.
+    assert engine.restore_window("truth-latest-2")[0] <= datetime.now(UTC)
     engine.delete_group("truth-latest-2")

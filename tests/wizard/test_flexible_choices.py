@@ -198,3 +198,25 @@ def test_post_restore_tasks_copy_firewall_rules_and_link_what_azure_leaves_to_yo
     assert flexible.server(SUB_A, "rg-prod", "sales-r").firewall_rules == {
         "office": ("203.0.113.0", "203.0.113.255")
     }
+
+
+def test_a_failed_restore_notifies_with_arms_code_and_message_word_for_word(
+    operator_client, operator, flexible, django_capture_on_commit_callbacks
+):
+    from portal.models import Notification
+
+    flexible.restore_error["sales-bad"] = (
+        "InternalServerError",
+        "An unexpected error occured while processing the request. Tracking ID: '9d1e'",
+    )
+    form = form_for(operator_client, "latest", target_name="sales-bad")
+    operation = start(operator_client, django_capture_on_commit_callbacks, form)
+
+    assert operation.status == "failed"
+    failed = Notification.objects.filter(user=operator).order_by("-pk").first()
+    assert failed.title == "Restore of sales to sales-bad failed"
+    assert failed.body == (
+        "Azure could not restore into sales-bad: InternalServerError: An unexpected error "
+        "occured while processing the request. Tracking ID: '9d1e'"
+    )
+    assert "Nothing to clean up: Azure has no server sales-bad." == operation.cleanup
