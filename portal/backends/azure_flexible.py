@@ -407,24 +407,29 @@ class FlexibleBackend(Backend):
         return server_name_problem(name)
 
     def name_available(self, name: str, location: str = "") -> str | None:
-        """Checked in the region the new server would live in (Azure's per-location check)."""
+        """Checked in the region the new server would live in (Azure's per-location check);
+        without a region, Azure's global check."""
         problem = server_name_problem(name)
         if problem:
             return problem
         if not self.subscription_ids:
             raise BackendError("No Azure subscription is configured (AZURE_SUBSCRIPTION_IDS).")
         sub = self.subscription_ids[0]
-        where = location or "westeurope"
+        checks = self._client(sub).name_availability
+        request = m.CheckNameAvailabilityRequest(name=name, type=RESOURCE_TYPE)
         answer = self._call(
             f"check the name '{name}'",
             sub,
-            lambda: self._client(sub).name_availability.check_with_location(
-                where, m.CheckNameAvailabilityRequest(name=name, type=RESOURCE_TYPE)
+            lambda: (
+                checks.check_with_location(location, request)
+                if location
+                else checks.check_globally(request)
             ),
         )
         if answer.name_available:
             return None
         reason = (answer.message or "").strip()
+        where = location or "Azure"
         return (
             f"The name '{name}' cannot be used in {where}: {reason}"
             if reason

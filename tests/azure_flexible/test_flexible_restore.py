@@ -203,6 +203,17 @@ def test_name_check_asks_azure_in_the_region(arm, backend, sales):
     assert check.json == {"name": "sales-new", "type": "Microsoft.DBforPostgreSQL/flexibleServers"}
 
 
+def test_without_a_region_the_name_is_checked_globally(arm, backend, sales):
+    arm.taken_names.add("sales-copy")
+
+    assert backend.name_available("sales-copy") == (
+        "The name 'sales-copy' cannot be used in Azure: "
+        "Specified server name 'sales-copy' is already used."
+    )
+    (check,) = arm.requests_to("POST", "checkNameAvailability")
+    assert check.path.endswith("/providers/Microsoft.DBforPostgreSQL/checkNameAvailability")
+
+
 def test_name_taken_in_the_region_is_said(arm, backend, sales):
     arm.taken_names.add("sales-copy")
 

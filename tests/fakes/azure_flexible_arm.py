@@ -28,7 +28,8 @@ examples/`` (the newest stable folder; the SDK's 2026-10-01 is not published the
 - Backups: ``BackupListByServer.json`` (the examples' list of automatic and on-demand
   backups): ``backupType`` "Full" or "Customer On-Demand", ``source``, ``completedTime``
   with ``+00:00``, names ``backup_<ticks>`` and ``ondemandbackup-<time>``.
-- Name check: ``NameAvailabilityCheckWithLocation.json``: ``nameAvailable`` a real boolean,
+- Name check: ``NameAvailabilityCheckWithLocation.json`` (and
+  ``NameAvailabilityCheckGlobally.json``): ``nameAvailable`` a real boolean,
   ``message`` ""; a taken name answers false with ``reason`` "AlreadyExists" (no example
   shows one).
 - Firewall rules: ``FirewallRulesListByServer.json`` (the example's ``nextLink`` is a
@@ -210,6 +211,8 @@ class FlexibleArm(FakeArm):
             ("PATCH", _SERVER + "/configurations/(?P<cfg>[^/]+)$", self._patch_configuration),
             ("POST", _SUB + rf"/providers/{PROVIDER}/locations/(?P<loc>[^/]+)"
              r"/checkNameAvailability$", self._check_name),
+            ("POST", _SUB + rf"/providers/{PROVIDER}/checkNameAvailability$",
+             self._check_name),
             ("GET", _SUB + rf"/providers/{PROVIDER}/locations/(?P<loc>[^/]+)"
              r"/azureAsyncOperation/(?P<op>[^/]+)$", self._get_operation),
             ("GET", _SUB + rf"/providers/{PROVIDER}/locations/(?P<loc>[^/]+)"
@@ -528,7 +531,7 @@ class FlexibleArm(FakeArm):
         ]
         return 200, {"value": value}, {}
 
-    def _check_name(self, sub: str, loc: str, body: Any):
+    def _check_name(self, sub: str, body: Any, loc: str = ""):
         name = body["name"]
         assert body["type"] == TYPE, body
         taken = name in self.taken_names or any(n == name for (_, _, n) in self.servers)
