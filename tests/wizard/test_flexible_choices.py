@@ -220,3 +220,40 @@ def test_a_failed_restore_notifies_with_arms_code_and_message_word_for_word(
         "occured while processing the request. Tracking ID: '9d1e'"
     )
     assert "Nothing to clean up: Azure has no server sales-bad." == operation.cleanup
+
+
+def test_a_fast_restore_whose_worker_died_resumes_the_same_azure_operation(
+    operator_client, flexible, django_capture_on_commit_callbacks
+):
+    """The token the dead worker stored (the poller's continuation token) is all the next
+    worker needs: Azure is asked for the restore once, and polled to its end."""
+    from django.utils import timezone
+
+    from portal.backends import get_backend
+    from portal.backends.base import RestoreRequest
+    from restore_wizard.services import STALE_AFTER, restore_operations_recover
+
+    backup = flexible.server(SUB_A, "rg-prod", "sales").backups[-1][3]
+    form = form_for(operator_client, "fast", backup=backup.isoformat(), target_name="sales-orphan")
+    with django_capture_on_commit_callbacks(execute=False):
+        operator_client.post(RESTORE_URL, form)
+    operation = RestoreOperation.objects.get(target_name="sales-orphan")
+    assert operation.requested_point == backup
+    token = get_backend("flexible").begin_restore(
+        RestoreRequest(SALES_ID, "sales-orphan", backup, choice="fast")
+    )
+    RestoreOperation.objects.filter(pk=operation.pk).update(
+        status="running",
+        token=token,
+        attempts=1,
+        started_at=timezone.now() - timedelta(minutes=5),
+        heartbeat_at=timezone.now() - STALE_AFTER - timedelta(seconds=1),
+    )
+
+    assert restore_operations_recover() == [operation.pk]
+
+    operation.refresh_from_db()
+    assert operation.status == "succeeded" and operation.attempts == 2
+    assert operation.restored_point == backup
+    assert len(flexible.restore_puts()) == 1
+    assert flexible.server(SUB_A, "rg-prod", "sales-orphan").state == "Ready"
