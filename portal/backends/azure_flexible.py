@@ -635,6 +635,13 @@ class FlexibleBackend(Backend):
             if _text(server.properties.state).lower() == "ready":
                 return server
         code, message = _arm_error(error)
+        if code in QUOTA_CODES or "quota" in code.lower():
+            raise BackendError(
+                f"Azure could not restore into {name} for lack of quota in the target region "
+                f"({code}: {message}). Ask for a quota increase for Azure Database for "
+                "PostgreSQL flexible server in that region, or free some capacity.",
+                code=code,
+            )
         if code or error.status_code == 200:
             raise BackendError(f"Azure could not restore into {name}: {code}: {message}", code=code)
         raise self._translate(error, doing, sub)

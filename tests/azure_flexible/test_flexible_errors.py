@@ -124,3 +124,19 @@ def test_unreadable_token_is_a_clear_error(backend):
     assert failure(lambda: backend.wait_restore("nope", lambda p: None)).message == (
         "This restore's Azure token is unreadable."
     )
+
+
+def test_quota_error_reported_by_the_operation_says_what_to_do(arm, backend, sales):
+    arm.restore_error["sales-dr"] = (
+        "QuotaExceeded",
+        "Operation results in exceeding quota limits of Core in northeurope.",
+    )
+    token = backend.begin_restore(RestoreRequest(sales.id, "sales-dr", None, choice="geo"))
+
+    error = failure(lambda: backend.wait_restore(token, lambda progress: None))
+
+    assert error.code == "QuotaExceeded"
+    assert error.message.startswith(
+        "Azure could not restore into sales-dr for lack of quota in the target region "
+        "(QuotaExceeded: Operation results in exceeding quota limits of Core in northeurope.)."
+    )
