@@ -1,3 +1,5 @@
+import pytest
+
 from portal.backends.base import BackendError, NotFound
 from tests.fakes.azure_flexible_arm import SUB_A, SUB_B
 
@@ -75,20 +77,18 @@ def test_choices_follow_geo_redundant_backup(backend, sales, events):
 def test_a_server_outside_the_configured_subscriptions_is_not_found(arm, backend):
     other = arm.add_server(SUB_B, "rg", "elsewhere")
 
-    try:
+    with pytest.raises(NotFound) as caught:
         backend.get_server_group(other.id)
-    except NotFound as error:
-        assert "not among the portal's flexible servers" in error.message
-    else:
-        raise AssertionError("a server of another subscription was shown")
+
+    assert "not among the portal's flexible servers" in caught.value.message
+    assert not arm.requests_to("GET", "/elsewhere$")
 
 
 def test_a_server_without_an_earliest_restore_date_cannot_open_the_window(arm, backend):
     fresh = arm.add_server(SUB_A, "rg-prod", "fresh", earliest_restore=None)
 
-    try:
+    with pytest.raises(BackendError) as caught:
         backend.restore_window(fresh.id)
-    except BackendError as error:
-        assert "has not reported an earliest restore date for fresh" in error.message
-    else:
-        raise AssertionError("a window was offered without a backup")
+
+    assert "has not reported an earliest restore date for fresh" in caught.value.message
+    assert not backend.get_server_group(fresh.id).has_backup
