@@ -55,21 +55,10 @@ def fmt(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def restore_window_in_seconds(window: RestoreWindow) -> RestoreWindow:
-    """The window as the wizard offers it: whole seconds, the earliest rounded up.
-
-    Screens and ``datetime-local`` inputs work in seconds. Rounding the earliest point
-    down would offer a second the backend refuses (Azure's earliest restore time has a
-    fraction), and the restore would fail in the worker instead of on the form.
-    """
-    earliest = window.earliest
-    if earliest.microsecond:
-        earliest = earliest.replace(microsecond=0) + timedelta(seconds=1)
-    return RestoreWindow(earliest=earliest, latest=window.latest.replace(microsecond=0))
-
-
 def restore_point_problem(point: datetime, window: RestoreWindow, now: datetime) -> str | None:
-    """Why ``point`` cannot be restored to, or None. Seconds are the unit on screen."""
+    """Why ``point`` cannot be restored to, or None: the window's exact bounds, both
+    inclusive, to the microsecond (an earliest point with a fraction of a second is
+    itself restorable; the whole second before it is not)."""
     if point > now:
         return f"The restore point {fmt(point)} is in the future; it is now {fmt(now)}."
     if point < window.earliest:

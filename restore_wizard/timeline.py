@@ -53,6 +53,13 @@ class EventRow:
     def point_text(self) -> str:
         return input_text(self.just_before.astimezone(UTC)) if self.just_before else ""
 
+    @property
+    def reason(self) -> str:
+        """Why the point is "just before" the event, for the link's title."""
+        if self.just_before is not None and self.just_before != self.event.before:
+            return "the earliest restore point; this node committed nothing more before this event"
+        return "the last commit before this event"
+
 
 def describe(event: TimelineEvent) -> str:
     where = ", ".join(event.relations) or "an unnamed relation"
@@ -63,6 +70,23 @@ def describe(event: TimelineEvent) -> str:
     return f"{event.kind} {where}"
 
 
+def just_before(event: TimelineEvent, window: RestoreWindow) -> datetime | None:
+    """The restore point that undoes ``event``, inside ``window``, or None.
+
+    The last commit on the event's node before it, when the window holds it. When that
+    commit is older than the earliest point but the event is newer, the earliest point
+    itself: the node committed nothing between the two, so its data there is the same.
+    """
+    before = event.before
+    if before is None:
+        return None
+    if window.contains(before):
+        return before
+    if before < window.earliest < event.commit_time <= window.latest:
+        return window.earliest
+    return None
+
+
 def event_rows(
     timeline: Timeline, window: RestoreWindow, details_url: str
 ) -> tuple[list[EventRow], int]:
@@ -70,13 +94,12 @@ def event_rows(
     rows = []
     events = list(reversed(timeline.events))
     for event in events[:TABLE_LIMIT]:
-        before = event.before
-        usable = before is not None and window.contains(before)
+        point = just_before(event, window)
         link = ""
-        if usable:
-            query = urlencode({"choice": "custom", "point": input_text(before.astimezone(UTC))})
+        if point is not None:
+            query = urlencode({"choice": "custom", "point": input_text(point.astimezone(UTC))})
             link = f"{details_url}?{query}"
-        rows.append(EventRow(event, before if usable else None, link, describe(event)))
+        rows.append(EventRow(event, point, link, describe(event)))
     return rows, max(0, len(events) - TABLE_LIMIT)
 
 
@@ -148,7 +171,7 @@ def render(
         backups = [
             (scale.x(end), f"Backup of {node} ({utc_text(end)})")
             for node, end in timeline.backups
-            if window.earliest - timedelta(seconds=1) <= end <= window.latest
+            if window.contains(end)
         ]
         events = []
         for event in timeline.events:

@@ -41,7 +41,17 @@ def problem_page(request: HttpRequest, name: str, message: str, status: int) -> 
 
 
 def open_wizard(request: HttpRequest, backend_key: str, name: str):
-    """(context, None) when this user may restore this group now, else (None, a response)."""
+    """(context, None) when this user may restore this group now, else (None, a response);
+    the context carries the restore window, read now."""
+    context, refused = guard_wizard(request, backend_key, name)
+    if refused:
+        return None, refused
+    return read_window(request, context)
+
+
+def guard_wizard(request: HttpRequest, backend_key: str, name: str):
+    """(context, None) when this user may restore this group, else (None, a response).
+    No window yet: a view that changes what the window covers reads it afterwards."""
     try:
         context = servergroup_context(request, backend_key, name)
     except BackendError as error:
@@ -50,12 +60,23 @@ def open_wizard(request: HttpRequest, backend_key: str, name: str):
     refused = refuse(request, context)
     if refused:
         return None, refused
-    try:
-        window = context["backend"].restore_window(context["group"].id)
-    except BackendError as error:
-        return None, problem_page(request, name, error.message, 502)
-    context["window"] = services.restore_window_in_seconds(window)
+    return context, None
+
+
+def read_window(request: HttpRequest, context: dict):
+    """Add the backend's restore window, exact to the microsecond, and the time now.
+
+    The wizard uses the window as the backend gives it, never rounded: the events the
+    timeline lists, the points it offers and the points the form accepts share these
+    bounds, so an event in the newest second is listed and restorable to just before.
+    "Now" is read first: a running group's latest point is the backend's own now, which
+    is then not before it.
+    """
     context["now"] = timezone.now()
+    try:
+        context["window"] = context["backend"].restore_window(context["group"].id)
+    except BackendError as error:
+        return None, problem_page(request, context["group"].name, error.message, 502)
     context["choices"] = context["backend"].restore_choices(context["group"])
     return context, None
 
@@ -248,22 +269,25 @@ def point_context(reading: PointReading, source: str) -> dict:
 def restore_timeline(request: HttpRequest, backend: str, name: str) -> HttpResponse:
     """The restore window with its WAL events (GET); POST indexes the WAL archived since
     the agent's last pass first ("Index the latest WAL now")."""
-    context, refused = open_wizard(request, backend, name)
+    context, refused = guard_wizard(request, backend, name)
     if refused:
         return refused
-    data = request.POST if request.method == "POST" else request.GET
-    reading = read_point(data)
-    point = reading.moment
-    if point is not None and services.restore_point_problem(
-        point, context["window"], context["now"]
-    ):
-        point = None
     problem = ""
     if request.method == "POST":
         try:
             context["backend"].refresh_timeline(context["group"].id)
         except BackendError as error:
             problem = f"The WAL could not be indexed: {error.message}"
+    # Read after the index pass: the window then reaches past every event it found.
+    context, refused = read_window(request, context)
+    if refused:
+        return refused
+    data = request.POST if request.method == "POST" else request.GET
+    point = read_point(data).moment
+    if point is not None and services.restore_point_problem(
+        point, context["window"], context["now"]
+    ):
+        point = None
     timeline_context(context, point)
     context["timeline_error"] = problem or context["timeline_error"]
     return render(request, TEMPLATE + "#timeline-section", context)
@@ -387,8 +411,7 @@ def backup_and_restore(request: HttpRequest, backend: str, name: str) -> HttpRes
         context["window_error"] = f"The {cloud.label} backend cannot restore server groups."
     elif group.has_backup:
         try:
-            window = cloud.restore_window(group.id)
-            context["window"] = services.restore_window_in_seconds(window)
+            context["window"] = cloud.restore_window(group.id)  # exact, as the wizard's
         except BackendError as error:
             context["window_error"] = error.message
     else:

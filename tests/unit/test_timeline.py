@@ -58,12 +58,39 @@ def test_events_table_lists_newest_first_with_the_point_just_before_each():
     assert rows[0].link.startswith(DETAILS + "?choice=custom&point=2026-11-21+15%3A59%3A59.75")
 
 
-def test_an_event_whose_moment_before_is_outside_the_window_cannot_be_restored_to():
+def test_an_event_at_or_before_the_earliest_point_cannot_be_restored_to():
+    at_earliest = event(0, before_seconds=60)
+    earlier = event(-1, before_seconds=60)
+
+    rows, _ = timeline.event_rows(Timeline((), (earlier, at_earliest), ()), WINDOW, DETAILS)
+
+    assert [(row.just_before, row.link) for row in rows] == [(None, ""), (None, "")]
+
+
+def test_an_event_just_after_the_earliest_point_restores_to_the_earliest_point():
+    # Its node's last commit before it is older than the window: nothing changed on the
+    # node between the earliest point and the event, so the earliest point undoes it.
     early = event(0.0001, before_seconds=60)
 
     (row,), _ = timeline.event_rows(Timeline((), (early,), ()), WINDOW, DETAILS)
 
-    assert row.just_before is None and row.link == ""
+    assert row.just_before == WINDOW.earliest
+    assert row.link == DETAILS + "?choice=custom&point=2026-11-17+12%3A00%3A00"
+    assert "the earliest restore point" in row.reason
+
+
+def test_an_event_in_the_newest_microseconds_of_the_window_is_restorable_to_just_before():
+    # Committed at 12:00:01.6, in the same second as the window's end, 12:00:01.600001.
+    newest = event(1.6 / 3600, before_seconds=0.1)
+    window = RestoreWindow(START, newest.commit_time + timedelta(microseconds=1))
+
+    (row,), _ = timeline.event_rows(Timeline((), (newest,), ()), window, DETAILS)
+    svg = str(timeline.render(Timeline((), (newest,), ()), window, row.just_before, DETAILS))
+
+    assert row.just_before == START + timedelta(seconds=1.5)
+    assert row.link.endswith("point=2026-11-17+12%3A00%3A01.500000")
+    assert row.reason == "the last commit before this event"
+    assert 'class="tl-point"' in svg and svg.count('class="tl-event"') == 1
 
 
 def test_no_point_marker_outside_the_window_and_text_is_escaped():

@@ -148,17 +148,33 @@ def test_double_click_before_the_restore_runs_makes_one_operation(
     assert not restore_puts(azure)
 
 
-def test_restore_point_at_the_displayed_earliest_second_restores(
+def test_restore_point_at_the_exact_earliest_instant_restores(
     operator_client, azure, source, django_capture_on_commit_callbacks
 ):
-    # The page shows the earliest point to the second; the browser's min is that second.
+    # Azure's earliest has a fraction of a second; typed to the microsecond, it is valid.
+    earliest = source.earliest_restore
     shown = operator_client.get(RESTORE_URL).content.decode()
+    assert f'datetime="{earliest.isoformat()}"' in shown
     form = details_form(operator_client, "custom")
-    earliest_on_screen = source.earliest_restore.replace(microsecond=0) + timedelta(seconds=1)
-    assert earliest_on_screen.strftime("%Y-%m-%d %H:%M:%S UTC") in shown
-    form.update(point=earliest_on_screen.strftime("%Y-%m-%dT%H:%M:%S"), target_name="orders-edge")
+    form.update(point=earliest.strftime("%Y-%m-%dT%H:%M:%S.%f"), target_name="orders-edge")
 
     with django_capture_on_commit_callbacks(execute=True):
         operator_client.post(RESTORE_URL, form)
 
-    assert RestoreOperation.objects.get().status == RestoreOperation.Status.SUCCEEDED
+    operation = RestoreOperation.objects.get()
+    assert operation.requested_point == earliest
+    assert operation.status == RestoreOperation.Status.SUCCEEDED
+
+
+def test_restore_point_in_the_whole_second_before_the_earliest_is_refused(
+    operator_client, azure, source
+):
+    earliest = source.earliest_restore
+    form = details_form(operator_client, "custom")
+    form.update(point=earliest.strftime("%Y-%m-%dT%H:%M:%S"), target_name="orders-early")
+
+    html = operator_client.post(RESTORE_URL, form).content.decode()
+
+    assert "is before the earliest restore point" in html
+    assert not RestoreOperation.objects.exists()
+    assert not restore_puts(azure)
