@@ -107,10 +107,16 @@ def task_worker(settings):
 
 
 # Browser: Debian's Chromium driven by Playwright (it cannot download its own here).
+# How long an ``expect`` waits for its condition: Playwright's 5 s is short for a page
+# that polls every half second on a loaded 2-core machine. A condition met returns at once.
+EXPECT_TIMEOUT_MS = 20_000
+
+
 @pytest.fixture(scope="session")
 def playwright():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     # Playwright's sync API runs an event loop; Django's ORM refuses to run beside one
     # unless told it is safe, which it is for this test process only.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"

@@ -209,12 +209,14 @@ def test_passes_are_incremental_events_and_activity_are_not_counted_twice(
         for value in range(37):
             conn.execute("INSERT INTO clicks VALUES (%s)", (value,))
         conn.execute("INSERT INTO clicks SELECT generate_series(1, 63)")
+        inserted_at = last_commit(conn)
     index(engine, group)  # seal() adds one commit on each node
     after = totals()
     assert after[0] == before[0]
     assert after[2] == before[2] + 100
-    # 38 commits and the seal's (autovacuum may have committed an ANALYZE meanwhile).
-    assert before[1] + 39 <= after[1] <= before[1] + 42
+    # 38 commits and the seal's. Autovacuum commits an ANALYZE now and then, at times
+    # of its own: allow a few of those, far fewer than the 38 a second count would add.
+    assert before[1] + 39 <= after[1] < before[1] + 39 + 38
     # A pass starts where the last one stopped: only the seal's few records are new.
     assert 0 < index(engine, group) < 50
     engine.index_events(group)
@@ -222,7 +224,7 @@ def test_passes_are_incremental_events_and_activity_are_not_counted_twice(
     assert totals()[2] == after[2]
     until = engine.events(group).indexed_until
     assert set(until) == {"coordinator", "worker-1"}
-    assert until["worker-1"] >= datetime.now(UTC) - timedelta(minutes=1)
+    assert until["worker-1"] > inserted_at  # the seal's commit, after the inserts
 
 
 def test_rewrites_are_not_reported(engine: Engine, group: str, since: datetime):

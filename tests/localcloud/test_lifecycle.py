@@ -81,9 +81,9 @@ def test_stopped_group_restores_up_to_its_last_archived_commit(engine, solo):
 def test_agent_restarts_a_node_that_died_and_takes_due_backups(engine, solo):
     pid = int((engine.group_dir(solo) / "coordinator/data/postmaster.pid").read_text().split()[0])
     os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while engine.get_group(solo).status != "Unavailable":
-        assert time.monotonic() < deadline
+        assert time.monotonic() < deadline, "the killed coordinator still counts as running"
         time.sleep(0.02)
     eager = Engine(engine.root, backup_interval=timedelta(0), base_port=engine.base_port)
     backups = len(engine.get_group(solo).nodes[0].backups)

@@ -18,18 +18,19 @@ def assert_truth(engine: Engine, source: str, target: str, point: datetime) -> N
         assert ticks_all(engine, target, node.name) == expected, node.name
 
 
-def write_rows(engine: Engine, group: str, label: str) -> None:
+def write_rows(engine: Engine, group: str, label: str) -> datetime:
+    """A row on every node, one after the other; returns the last one's commit time."""
     for node in engine.get_group(group).nodes:
         with engine.connect(group, node.name) as conn:
             conn.execute("INSERT INTO ticks (node) VALUES (%s)", (label,))
+            committed = conn.execute("SELECT timestamp FROM pg_last_committed_xact()").fetchone()
+    return committed[0]
 
 
 def point_between_writes(engine: Engine, group: str) -> datetime:
-    """Commits on every node, then a point, then more commits a measurable time later."""
-    write_rows(engine, group, "before")
-    time.sleep(0.02)
-    point = datetime.now(UTC)
-    time.sleep(0.02)
+    """Commits on every node, one node after the other, then more: the point is the
+    last commit of the first round (kept by a restore to it), the second round after it."""
+    point = write_rows(engine, group, "before")
     write_rows(engine, group, "after")
     return point
 

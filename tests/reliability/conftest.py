@@ -9,7 +9,6 @@ live under a throwaway root; every process serving it is stopped when a test end
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import signal
@@ -163,17 +162,6 @@ def archiving_blocked(engine: Engine, group: str) -> Iterator[None]:
             node.archive.chmod(0o700)
 
 
-@contextlib.contextmanager
-def catalog_held(engine: Engine) -> Iterator[None]:
-    """Hold the catalog's exclusive lock: every engine call that writes it waits."""
-    with open(engine.catalog.lock_path, "a") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
-
-
 @pytest.fixture(scope="module")
 def engine() -> Iterator[Engine]:
     with temporary_engine(base_port=BASE_PORT) as engine:
@@ -275,7 +263,7 @@ class PortalProcesses:
             except httpx.HTTPError:
                 return False
 
-        wait_for(answers, timeout=30, what="gunicorn to answer")
+        wait_for(answers, timeout=90, what="gunicorn to answer")  # a cold start, under load
         return process
 
     def kill(self, process: subprocess.Popen, *, group: bool = False) -> None:

@@ -18,18 +18,28 @@ pytestmark = pytest.mark.slow
 
 
 class Restore(threading.Thread):
-    """engine.restore in a thread; its result or error is kept for the test."""
+    """engine.restore in a thread; its result or error is kept for the test, and
+    ``recovering`` is set once every restored node has started in recovery."""
 
     def __init__(self, engine: Engine, source: str, target: str, point: datetime):
         super().__init__()
         self.args_ = (engine, source, target, point)
         self.error: LocalCloudError | None = None
         self.crash: BaseException | None = None  # anything else is a bug
+        self.recovering = threading.Event()
+        self.started_nodes: set[str] = set()
+
+    def progress(self, phase: str, node: str | None, percent: int) -> None:
+        # 50: the node's server has started on the unpacked backup and replays WAL.
+        if (phase, percent) == ("restoring", 50):
+            self.started_nodes.add(node)
+            if self.started_nodes == {"coordinator", "worker-1"}:
+                self.recovering.set()
 
     def run(self) -> None:
         engine, source, target, point = self.args_
         try:
-            engine.restore(source, target, point)
+            engine.restore(source, target, point, self.progress)
         except LocalCloudError as error:
             self.error = error
         except BaseException as error:
@@ -42,15 +52,13 @@ def restore_while(engine: Engine, target: str, fault) -> tuple[Restore, list[int
     expected = fingerprint(engine, "sl-src")
     restore = Restore(engine, "sl-src", target, datetime.now(UTC))
     restore.start()
-    target_dir = engine.group_dir(target)
-
-    def recovering() -> bool:
-        return bool(processes_under(target_dir)) and any(
-            (target_dir / node / "data" / "recovery.signal").exists()
-            for node in ("coordinator", "worker-1")
-        )
-
-    wait_for(recovering, what="the restored nodes to replay WAL")
+    # Told by the restore itself, not seen by polling: a short replay cannot be missed.
+    wait_for(
+        lambda: restore.recovering.is_set() or not restore.is_alive(),
+        timeout=300,
+        what="the restored nodes to start replaying WAL",
+    )
+    assert restore.recovering.is_set(), restore.error or restore.crash
     ports = [n["port"] for n in engine.catalog.read()["groups"][target]["nodes"]]
     fault()
     restore.join(timeout=300)

@@ -5,8 +5,14 @@ is unchanged and still restorable."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -24,7 +30,6 @@ from restore_wizard.services import (
 from .conftest import (
     SOURCE,
     archiving_blocked,
-    catalog_held,
     fingerprint,
     nothing_left_of,
     only_source_processes,
@@ -68,9 +73,44 @@ def watchdog_later() -> list[int]:
     return restore_operations_recover(now=timezone.now() + STALE_AFTER + timedelta(seconds=1))
 
 
-def finished(operation: RestoreOperation, timeout: float = 120) -> RestoreOperation:
+def finished(operation: RestoreOperation, timeout: float = 300) -> RestoreOperation:
     wait_for(lambda: row(operation).status not in RestoreOperation.ACTIVE, timeout, "the end")
     return operation
+
+
+def stopped(pid: int) -> bool:
+    """Every thread of ``pid`` is stopped (SIGSTOP has landed everywhere)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        if (task / "stat").read_text().rsplit(")", 1)[1].split()[0] not in "Tt":
+            return False
+    return True
+
+
+def kill_when(portal, worker: subprocess.Popen, state: Callable[[], bool], what: str) -> None:
+    """kill -9 ``worker`` at a moment when ``state()`` holds.
+
+    The worker is paused (SIGSTOP) while the test looks and resumed when the state does
+    not hold yet, so the restore cannot move on between the look and the kill: a phase
+    that lasts a fraction of a second is caught as surely as a long one. ``state`` must
+    not wait for anything the paused worker may hold (the catalog's lock).
+    """
+
+    def paused_in_state() -> bool:
+        os.kill(worker.pid, signal.SIGSTOP)
+        wait_for(lambda: stopped(worker.pid), timeout=30, what="the worker to pause")
+        if state():
+            return True
+        os.kill(worker.pid, signal.SIGCONT)
+        return False
+
+    wait_for(paused_in_state, timeout=120, what=what)
+    portal.kill(worker)
+
+
+def catalog_on_disk(engine) -> dict:
+    """The catalog without its lock (a paused worker may hold it): a write replaces the
+    file in one rename, so what is read is one whole version."""
+    return json.loads(engine.catalog.path.read_text())
 
 
 def target_ports(engine, target: str) -> list[int]:
@@ -120,13 +160,15 @@ def test_worker_killed_during_recovery_is_resumed_and_restores_every_row(
     first = portal.worker()
 
     def recovering() -> bool:
-        return in_phase(operation, "restoring") and bool(processes_under(target_dir))
+        return (
+            in_phase(operation, "restoring")
+            and bool(processes_under(target_dir))
+            and any((target_dir / node / "data" / "recovery.signal").exists() for node in NODES)
+        )
 
-    wait_for(recovering, what="a restored node in recovery")
-    portal.kill(first)
+    kill_when(portal, first, recovering, "a restored node in recovery")
     ports = target_ports(engine, "rel-recover")
-    assert row(operation).phase == "restoring"
-    assert any((target_dir / node / "data" / "recovery.signal").exists() for node in NODES)
+    assert row(operation).status == Status.RUNNING and operation.phase == "restoring"
 
     assert watchdog_later() == [operation.pk]
     portal.worker()
@@ -144,10 +186,13 @@ def test_worker_killed_during_the_fresh_backup_is_resumed_and_completes(
 ):
     operation = start(operator, "rel-backup", source["latest"])
     first = portal.worker()
-    wait_for(lambda: in_phase(operation, "backing up"), what="the backup phase")
-    # Held, the catalog keeps the worker from marking the group Ready: it dies in the phase.
-    with catalog_held(engine):
-        portal.kill(first)
+
+    def backing_up() -> bool:
+        # Not Ready in the catalog yet: the worker dies in the phase, not after it.
+        group = catalog_on_disk(engine)["groups"]["rel-backup"]
+        return in_phase(operation, "backing up") and group["status"] == "Restoring"
+
+    kill_when(portal, first, backing_up, "the backup phase")
     ports = target_ports(engine, "rel-backup")
     assert row(operation).status == Status.RUNNING and operation.phase == "backing up"
 
