@@ -189,8 +189,9 @@ def test_worker_killed_during_the_fresh_backup_is_resumed_and_completes(
 
     def backing_up() -> bool:
         # Not Ready in the catalog yet: the worker dies in the phase, not after it.
-        group = catalog_on_disk(engine)["groups"]["rel-backup"]
-        return in_phase(operation, "backing up") and group["status"] == "Restoring"
+        if not in_phase(operation, "backing up"):
+            return False
+        return catalog_on_disk(engine)["groups"]["rel-backup"]["status"] == "Restoring"
 
     kill_when(portal, first, backing_up, "the backup phase")
     ports = target_ports(engine, "rel-backup")
