@@ -102,7 +102,11 @@ RECORD = re.compile(
 BLOCK = re.compile(r"blkref #0: rel \d+/(\d+)/(\d+)")
 TUPLES = re.compile(r"^ (\d+) tuples")
 OLDEST_RUNNING = re.compile(r"oldestRunningXid (\d+)")
-BAD_RECORD = re.compile(r"error in WAL record at ([0-9A-F]+)/([0-9A-F]+)")
+# pg_waldump: "error in WAL record at <the last good record>: <why>", where <why> names
+# the bad record ("... at 0/D00028") or its segment ("... in log segment 0000...").
+BAD_RECORD = re.compile(r"error in WAL record at [0-9A-F]+/[0-9A-F]+: .*")
+LSN_AT = re.compile(r"\bat ([0-9A-F]+/[0-9A-F]+)")
+SEGMENT_NAMED = re.compile(r"in log segment ([0-9A-F]{24})")
 SEGMENT_FILE = re.compile(r"^([0-9A-F]{8})([0-9A-F]{16})\.(zst|gz)$")
 
 HEAP_KINDS = {
@@ -649,6 +653,19 @@ def _waldump(
     return process.returncode, errors
 
 
+def _bad_segment(errors: str, stream: Stream) -> str:
+    """The WAL segment pg_waldump failed in: the one holding the bad record (which may
+    be the first of a segment, after the last good record's), else where it started."""
+    bad = BAD_RECORD.search(errors)
+    if bad is None:
+        return archive.wal_file_name(stream.timeline, stream.resume_lsn)
+    named = SEGMENT_NAMED.search(bad[0])
+    if named is not None:
+        return named[1]
+    at = LSN_AT.findall(bad[0])[-1]
+    return archive.wal_file_name(stream.timeline, archive.parse_lsn(at))
+
+
 def _index_stream(
     engine: Engine,
     conn: sqlite3.Connection,
@@ -700,9 +717,7 @@ def _index_stream(
             )
         if status != 0:
             # A damaged segment (or an unreadable one): name it.
-            bad = BAD_RECORD.search(errors)
-            at = archive.parse_lsn(f"{bad[1]}/{bad[2]}") if bad else stream.resume_lsn
-            segment = archive.wal_file_name(stream.timeline, at)
+            segment = _bad_segment(errors, stream)
             lines = errors.strip().splitlines()
             raise LocalCloudError(
                 f"{node.label}: pg_waldump could not read the archived WAL segment "

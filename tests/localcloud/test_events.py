@@ -298,16 +298,21 @@ def test_a_damaged_segment_is_named_and_does_not_stop_the_agent(engine: Engine):
             conn.execute("CREATE TABLE filler AS SELECT generate_series(1, 5000) AS id")
         seal(engine, name)
         with engine.connect(name) as conn:
+            # Where the DROP's WAL begins: the next pass must read every byte from here.
+            lsn = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()[0]
+            start = archive.parse_lsn(lsn)
             conn.execute("DROP TABLE filler")
         seal(engine, name)
-        # Damage the older of the two new segments: flip its WAL, keep it compressed.
+        # Damage the WAL from there (flip it, keep the file compressed): the damage is
+        # read wherever the segment boundaries fell.
         ext = record["compression"]
-        newest = sorted(p for p in node.archive.iterdir() if len(p.name) == 25 + len(ext))
-        victim = newest[-2]
+        victim = node.archive / f"{archive.wal_file_name(1, start)}.{ext}"
         raw = node.dir / "victim"  # where the PostgreSQL user may write
         engine.pg.run("test", "zstd", "-dq", "-f", "-o", str(raw), str(victim))
         data = bytearray(raw.read_bytes())
-        data[8192 + 64 : 8192 + 4096] = b"\xa5" * (4096 - 64)
+        offset = start % archive.SEGMENT_SIZE
+        end = min(offset + 4096, len(data))
+        data[offset:end] = b"\xa5" * (end - offset)
         raw.write_bytes(bytes(data))
         engine.pg.run("test", "zstd", "-q", "-f", "-o", str(victim), str(raw))
         raw.unlink()
@@ -322,6 +327,33 @@ def test_a_damaged_segment_is_named_and_does_not_stop_the_agent(engine: Engine):
         assert any(line.startswith(f"{name}: ") and victim.name in line for line in done)
     finally:
         engine.delete_group(name)
+
+
+@pytest.mark.parametrize(
+    ("error", "segment"),
+    [
+        # Damage right after a WAL switch: the bad record opens the next segment.
+        (
+            "error in WAL record at 0/C650E8: record with incorrect prev-link "
+            "A5A5A5A5/A5A5A5A5 at 0/D00028",
+            "00000001000000000000000D",
+        ),
+        (
+            "error in WAL record at 0/C650E8: invalid record length at 0/C65120: wanted 24, got 0",
+            "00000001000000000000000C",
+        ),
+        (
+            "error in WAL record at 0/C650E8: invalid magic number A5A5 in log segment "
+            "00000001000000000000000E, offset 0",
+            "00000001000000000000000E",
+        ),
+        ("could not open file", "00000001000000000000000B"),  # where the pass began
+    ],
+)
+def test_a_damaged_segment_is_the_one_holding_the_bad_record(error, segment):
+    stream = events.Stream("coordinator", 1, resume_lsn=0xB00000)
+
+    assert events._bad_segment(f"pg_waldump: error: {error}\n", stream) == segment
 
 
 def test_without_pg_waldump_the_error_says_what_to_install(engine: Engine, group: str, tmp_path):
