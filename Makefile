@@ -34,6 +34,7 @@ setup: $(VENV)/.installed
 
 setup-dev: setup $(VENV)/.installed-dev
 	@scripts/ensure-chromium
+	@scripts/ensure-axe
 
 demo: setup
 	@$(PY) manage.py localcloud_demo
