@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from . import access, archive, backup
+from . import access, archive, backup, defaults
 from .catalog import Catalog
 from .errors import (
     Busy,
@@ -107,9 +107,9 @@ class Engine:
         self,
         root: str | Path,
         *,
-        subscription: str = "local",
-        resource_group: str = "localcloud",
-        location: str = "local",
+        subscription: str = defaults.SUBSCRIPTION,
+        resource_group: str = defaults.RESOURCE_GROUP,
+        location: str = defaults.LOCATION,
         base_port: int = 15432,
         retention: timedelta = timedelta(days=7),
         backup_interval: timedelta = timedelta(hours=24),

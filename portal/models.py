@@ -19,6 +19,9 @@ class Notification(models.Model):
     body = models.TextField(blank=True)
     link = models.CharField(max_length=500, blank=True)
     link_text = models.CharField(max_length=100, blank=True)
+    # A second link, e.g. a finished restore's post-restore tasks beside the new group.
+    more_link = models.CharField(max_length=500, blank=True)
+    more_link_text = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     read_at = models.DateTimeField(null=True, blank=True)
 

@@ -43,9 +43,18 @@ def notification_create(
     level: str = Notification.Level.INFO,
     link: str = "",
     link_text: str = "",
+    more_link: str = "",
+    more_link_text: str = "",
 ) -> Notification:
     return Notification.objects.create(
-        user=user, title=title, body=body, level=level, link=link, link_text=link_text
+        user=user,
+        title=title,
+        body=body,
+        level=level,
+        link=link,
+        link_text=link_text,
+        more_link=more_link,
+        more_link_text=more_link_text,
     )
 
 

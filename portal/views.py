@@ -147,6 +147,8 @@ def toast_payload(notification: Notification) -> dict:
         "level": notification.level,
         "link": notification.link,
         "link_text": notification.link_text,
+        "more_link": notification.more_link,
+        "more_link_text": notification.more_link_text,
     }
 
 

@@ -103,3 +103,37 @@ class RestoreOperation(models.Model):
     def percent_step(self) -> int:
         """The percent rounded down to a tenth, for the CSS bar (no inline styles)."""
         return self.percent // 10 * 10
+
+
+class PostRestoreMark(models.Model):
+    """A DBA's word that a post-restore task is done, where the portal cannot check it
+    (clients redirected, alerts configured, a firewall with nothing to copy).
+
+    Keyed by backend and group id; a new restore into the same name clears the marks.
+    """
+
+    class Task(models.TextChoices):
+        ENDPOINT = "endpoint", "Redirect clients and applications"
+        FIREWALL = "firewall", "Firewall rules"
+        LOGINS = "logins", "Logins and permissions"
+        ALERTS = "alerts", "Alerts"
+        MANUAL = "manual", "What a restore does not carry over"
+
+    backend = models.CharField(max_length=40)
+    group_id = models.CharField(max_length=500)
+    task = models.CharField(max_length=20, choices=Task.choices)
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    marked_by_name = models.CharField(max_length=150)
+    marked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["backend", "group_id", "task"], name="one_mark_per_group_task"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.backend}/{self.group_id} {self.task} marked by {self.marked_by_name}"

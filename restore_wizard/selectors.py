@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from django.db.models import Q
 
 from portal.backends import BackendError
 from portal.backends.base import Backend, FirewallRule, Parameter, ServerGroup
 
-from .models import RestoreOperation
+from .models import PostRestoreMark, RestoreOperation
 
 
 def operation_for_key(*, key: str, user) -> RestoreOperation | None:
@@ -95,13 +96,33 @@ def operation_phases(operation: RestoreOperation) -> list[tuple[str, str]]:
     ]
 
 
+class State(StrEnum):
+    DONE = "done"
+    TODO = "todo"
+
+
 @dataclass
 class Task:
+    """One post-restore task: Done only when nothing is left to do, by the portal's own
+    check or by a DBA's mark where the portal cannot check (``markable``)."""
+
     key: str
     title: str
-    done: bool | None = None  # None: the portal cannot know
+    state: State = State.TODO
+    summary: str = ""  # what the state rests on, in words
+    markable: bool = False  # the DBA's mark decides (the portal cannot check this)
+    mark: PostRestoreMark | None = None
     error: str = ""
     data: dict = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.state is State.DONE
+
+    def decide(self, checked_done: bool, summary: str) -> None:
+        """The portal's own check (a DBA's mark is applied afterwards, where allowed)."""
+        self.summary = summary
+        self.state = State.DONE if checked_done else State.TODO
 
 
 def attempt(task: Task, read):
@@ -112,56 +133,154 @@ def attempt(task: Task, read):
         return None
 
 
+def count_noun(count: int, singular: str, plural: str | None = None) -> str:
+    """``1 firewall rule``, ``2 firewall rules``."""
+    return f"{count} {singular if count == 1 else (plural or singular + 's')}"
+
+
 def post_restore_tasks(backend: Backend, group: ServerGroup) -> list[Task]:
-    """The seed's five post-restore tasks, with live state where the portal can know it."""
+    """The seed's five post-restore tasks, each with its state and the words for it."""
+    marks = {
+        mark.task: mark
+        for mark in PostRestoreMark.objects.filter(backend=backend.key, group_id=group.id)
+    }
     source = None
     source_task = Task("source", "")
     if group.restored_from:
         source = attempt(source_task, lambda: backend.find_server_group(group.restored_from))
-
-    endpoint = Task(
-        "endpoint",
-        "Redirect clients and applications to the new server group",
-        data={"group": group, "source": source},
-    )
-
-    firewall = Task("firewall", "Ensure a server-level firewall is in place for users to connect")
-    target_rules = attempt(firewall, lambda: backend.firewall_rules(group.id)) or []
-    source_rules = (
-        (attempt(firewall, lambda: backend.firewall_rules(source.id)) or []) if source else []
-    )
-    firewall.data = {
-        "source": source_rules,
-        "target": target_rules,
-        "missing": missing_rules(source_rules, target_rules),
-    }
-    if not firewall.error:
-        firewall.done = not firewall.data["missing"]
-
-    parameters = Task("parameters", "Adjust PostgreSQL server parameters as needed")
-    target_params = attempt(parameters, lambda: backend.parameters(group.id)) or []
-    source_params = (
-        (attempt(parameters, lambda: backend.parameters(source.id)) or []) if source else []
-    )
-    parameters.data = {"differences": parameter_differences(source_params, target_params)}
-    if not parameters.error:
-        parameters.done = not parameters.data["differences"]
-
-    logins = Task("logins", "Ensure appropriate logins and database level permissions are in place")
-    logins.data = {"roles": attempt(logins, lambda: backend.roles(group.id)) or []}
-
-    alerts = Task("alerts", "Configure alerts, as appropriate")
-    alerts.data = {"url": backend.alerts_url(group.id) if backend.has_alerts else ""}
-
-    if source_task.error:
-        endpoint.error = f"The source group could not be read: {source_task.error}"
-    tasks = [endpoint, firewall, parameters, logins, alerts]
+    tasks = [
+        endpoint_task(group, source),
+        firewall_task(backend, group, source),
+        parameters_task(backend, group, source),
+        logins_task(backend, group, source),
+        alerts_task(backend, group),
+    ]
     manual = backend.manual_tasks(group.id)
     if manual:
         tasks.append(
-            Task("manual", "Do what a restore does not carry over", data={"links": manual})
+            Task(
+                "manual",
+                "Do what a restore does not carry over",
+                markable=True,
+                summary="The portal cannot check these: mark this done once they are done.",
+                data={"links": manual},
+            )
         )
+    for task in tasks:
+        task.mark = marks.get(task.key)
+        if task.markable and task.mark is not None and not task.done:
+            task.state = State.DONE
+    if source_task.error:
+        tasks[0].error = f"The source group could not be read: {source_task.error}"
     return tasks
+
+
+def endpoint_task(group: ServerGroup, source: ServerGroup | None) -> Task:
+    task = Task(
+        "endpoint",
+        "Redirect clients and applications to the new server group",
+        markable=True,
+        data={"group": group, "source": source},
+    )
+    task.summary = "Only you know where your clients connect: mark this done once they use it."
+    return task
+
+
+def firewall_task(backend: Backend, group: ServerGroup, source: ServerGroup | None) -> Task:
+    task = Task("firewall", "Ensure a server-level firewall is in place for users to connect")
+    target_rules = attempt(task, lambda: backend.firewall_rules(group.id))
+    source_rules = attempt(task, lambda: backend.firewall_rules(source.id)) if source else []
+    if task.error:
+        return task
+    missing = missing_rules(source_rules, target_rules)
+    task.data = {"source": source_rules, "target": target_rules, "missing": missing}
+    if missing:
+        task.summary = (
+            f"A restore does not copy firewall rules: {count_noun(len(missing), 'rule')} "
+            f"of {group.restored_from} {'is' if len(missing) == 1 else 'are'} not on "
+            f"{group.name} yet."
+        )
+    elif source_rules:
+        task.summary = (
+            f"{group.name} has every firewall rule of {group.restored_from} "
+            f"({count_noun(len(source_rules), 'rule')})."
+        )
+    elif target_rules:
+        task.summary = (
+            f"{group.name} has {count_noun(len(target_rules), 'firewall rule')} of its own; "
+            f"{group.restored_from or 'its source'} has none to copy."
+        )
+    else:
+        # Nothing to copy is not the same as a firewall in place: the DBA decides.
+        task.markable = True
+        task.summary = (
+            "Neither group has a firewall rule: there is nothing to copy. Add rules if "
+            "clients must connect from other hosts, then mark this task done."
+        )
+    task.state = State.DONE if task.data["target"] and not missing else State.TODO
+    return task
+
+
+def parameters_task(backend: Backend, group: ServerGroup, source: ServerGroup | None) -> Task:
+    task = Task("parameters", "Adjust PostgreSQL server parameters as needed")
+    target_params = attempt(task, lambda: backend.parameters(group.id))
+    source_params = attempt(task, lambda: backend.parameters(source.id)) if source else []
+    if task.error:
+        return task
+    differences = parameter_differences(source_params, target_params or [])
+    task.data = {"differences": differences}
+    if differences:
+        task.decide(
+            False,
+            f"A restore does not copy server parameters: "
+            f"{count_noun(len(differences), 'parameter')} "
+            f"{'differs' if len(differences) == 1 else 'differ'} from "
+            f"{group.restored_from or 'the source'}.",
+        )
+    else:
+        task.decide(
+            True,
+            f"The server parameters of {group.name} match those of "
+            f"{group.restored_from or 'the source'}.",
+        )
+    return task
+
+
+def logins_task(backend: Backend, group: ServerGroup, source: ServerGroup | None) -> Task:
+    task = Task(
+        "logins",
+        "Ensure appropriate logins and database level permissions are in place",
+        markable=True,
+    )
+    roles = attempt(task, lambda: backend.roles(group.id))
+    task.data = {"roles": roles or []}
+    source_roles = attempt(task, lambda: backend.roles(source.id)) if source else None
+    if roles is None or source_roles is None:
+        task.decide(False, "Check the roles and their grants, then mark this task done.")
+        return task
+    missing = sorted(set(source_roles) - set(roles))
+    task.data["missing"] = missing
+    if missing:
+        task.decide(
+            False,
+            f"{count_noun(len(missing), 'role')} of {group.restored_from} "
+            f"{'is' if len(missing) == 1 else 'are'} missing here (created after the "
+            "restore point): create them, or mark this task done if they are not needed.",
+        )
+    else:
+        task.decide(
+            True,
+            f"Every role of {group.restored_from} exists on {group.name} (checked); their "
+            "passwords are those of the restore point.",
+        )
+    return task
+
+
+def alerts_task(backend: Backend, group: ServerGroup) -> Task:
+    task = Task("alerts", "Configure alerts, as appropriate", markable=True)
+    task.data = {"url": backend.alerts_url(group.id) if backend.has_alerts else ""}
+    task.summary = "The portal cannot see your alert rules: mark this done once they are set."
+    return task
 
 
 def missing_rules(source: list[FirewallRule], target: list[FirewallRule]) -> list[FirewallRule]:

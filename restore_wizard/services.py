@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -21,10 +21,11 @@ from django_tasks_db import DatabaseBackend
 
 from portal.backends import BackendError, get_backend
 from portal.backends.base import Backend, Progress, RestoreRequest, RestoreWindow, ServerGroup
+from portal.instants import utc_text
 from portal.models import ActivityEvent, Notification
 from portal.services import activity_record, notification_create
 
-from .models import RestoreOperation
+from .models import PostRestoreMark, RestoreOperation
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class RestoreRefused(Exception):
 
 
 def fmt(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return utc_text(moment)
 
 
 def restore_point_problem(point: datetime, window: RestoreWindow, now: datetime) -> str | None:
@@ -299,6 +300,8 @@ def operation_succeed(operation: RestoreOperation, *, target_id: str, point) -> 
     if not updated:
         return
     operation.refresh_from_db()
+    # A group made again under an old name starts with none of the old group's marks.
+    PostRestoreMark.objects.filter(backend=operation.backend, group_id=target_id).delete()
     notification_create(
         user=operation.created_by,
         level=Notification.Level.SUCCESS,
@@ -306,6 +309,8 @@ def operation_succeed(operation: RestoreOperation, *, target_id: str, point) -> 
         body=f"{operation.source_name} was restored to {operation_detail(operation)['point']}.",
         link=reverse("servergroup_overview", args=[operation.backend, operation.target_name]),
         link_text=f"Open {operation.target_name}",
+        more_link=reverse("post_restore", args=[operation.backend, operation.target_name]),
+        more_link_text="Post-restore tasks",
     )
     activity_record(
         actor=operation.created_by,
@@ -382,3 +387,29 @@ def restore_operations_recover(*, now: datetime | None = None) -> list[int]:
             run_restore.enqueue(operation.pk)
             handed_back.append(operation.pk)
     return handed_back
+
+
+def post_restore_mark(
+    *, user, backend: Backend, group: ServerGroup, task: str, title: str, done: bool
+) -> None:
+    """Record (or withdraw) a DBA's mark that a post-restore task is done."""
+    with transaction.atomic():
+        if done:
+            PostRestoreMark.objects.get_or_create(
+                backend=backend.key,
+                group_id=group.id,
+                task=task,
+                defaults={"marked_by": user, "marked_by_name": user.get_username()},
+            )
+        else:
+            PostRestoreMark.objects.filter(
+                backend=backend.key, group_id=group.id, task=task
+            ).delete()
+        activity_record(
+            actor=user,
+            action="mark post-restore task" if done else "unmark post-restore task",
+            result=ActivityEvent.Result.SUCCEEDED,
+            backend=backend.key,
+            target=group.name,
+            detail={"task": title},
+        )

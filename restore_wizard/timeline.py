@@ -15,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from portal.backends.base import RestoreWindow, Timeline, TimelineEvent
+from portal.instants import clock_text, utc_text
 
 WIDTH = 960
 LEFT, RIGHT = 16, 944  # the window's ends on the axis
@@ -25,19 +26,9 @@ TICKS = 6
 TABLE_LIMIT = 100  # events listed in the table (the SVG marks them all)
 
 
-def utc_text(moment: datetime) -> str:
-    """``2026-11-24 20:31:05 UTC``, with the fraction only when there is one."""
-    moment = moment.astimezone(UTC)
-    text = moment.strftime("%Y-%m-%d %H:%M:%S")
-    if moment.microsecond:
-        text += f".{moment.microsecond:06d}"
-    return text + " UTC"
-
-
 def input_text(moment: datetime) -> str:
     """How a moment is written into a point field, in its own zone (the label names it)."""
-    text = moment.strftime("%Y-%m-%d %H:%M:%S")
-    return text + (f".{moment.microsecond:06d}" if moment.microsecond else "")
+    return clock_text(moment)
 
 
 @dataclass(frozen=True)

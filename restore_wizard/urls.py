@@ -59,6 +59,11 @@ urlpatterns = [
         views.backup_and_restore,
         name="servergroup_backups",
     ),
+    path(
+        "servergroups/<str:backend>/<str:name>/post-restore/mark-<str:task>/",
+        views.post_restore_mark,
+        name="post_restore_mark",
+    ),
     path("operations/", views.operation_list, name="operation_list"),
     path("operations/<int:pk>/", views.operation_detail, name="operation_detail"),
 ]

@@ -23,8 +23,10 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from portal import services as portal_services
 from portal.backends import BackendError, NotFound
+from portal.instants import local_text, utc_text
 from portal.models import ActivityEvent, OpenPreview
 from portal.services import activity_record
+from portal.services import may_restore as services_may_restore
 from portal.views import servergroup_context
 
 from . import selectors, services, timeline
@@ -258,7 +260,7 @@ def point_context(reading: PointReading, source: str) -> dict:
         "point_local_text": timeline.input_text(local) if local is not None else "",
         "point_local": local,
         "zone_name": zone.key if zone is not None else "",
-        "zone_abbr": local.tzname() if local is not None else "",
+        "point_local_label": local_text(moment, zone) if local is not None else "",
         "rewrite_utc": moment is not None and source in ("local", "event"),
         "rewrite_local": local is not None and source in ("utc", "event"),
         "point_source": "local" if source == "local" else "utc",
@@ -471,6 +473,9 @@ def copy_from_source(request: HttpRequest, backend: str, name: str, what: str) -
         )
     else:
         count = result.firewall_rules if what == "firewall" else result.parameters
+        copied = selectors.count_noun(
+            count, "firewall rule" if what == "firewall" else "server parameter"
+        )
         note = (
             " Some need a restart of the server group to take effect."
             if result.needs_restart
@@ -484,11 +489,44 @@ def copy_from_source(request: HttpRequest, backend: str, name: str, what: str) -
             target=name,
             detail={"source": group.restored_from, "copied": count},
         )
-        messages.success(request, f"Copied {count} {label} from {group.restored_from}.{note}")
+        messages.success(request, f"Copied {copied} from {group.restored_from}.{note}")
     destination = reverse("post_restore", args=[backend, name])
     if request.htmx:
         return HttpResponseClientRedirect(destination)
     return redirect(destination)
+
+
+@require_POST
+def post_restore_mark(request: HttpRequest, backend: str, name: str, task: str) -> HttpResponse:
+    """A DBA marks a task done (or not done again) where the portal cannot check it."""
+    if not services_may_restore(request.user):
+        return problem_page(
+            request, name, 'Only members of the "Restore operators" group may mark tasks.', 403
+        )
+    try:
+        context = servergroup_context(request, backend, name)
+        tasks = selectors.post_restore_tasks(context["backend"], context["group"])
+    except BackendError as error:
+        return problem_page(
+            request, name, error.message, 404 if isinstance(error, NotFound) else 502
+        )
+    found = next((t for t in tasks if t.key == task and t.markable), None)
+    if found is None:
+        return problem_page(
+            request,
+            name,
+            "The portal checks this task itself; it cannot be marked by hand.",
+            400,
+        )
+    services.post_restore_mark(
+        user=request.user,
+        backend=context["backend"],
+        group=context["group"],
+        task=task,
+        title=found.title,
+        done=request.POST.get("done") != "0",
+    )
+    return redirect(reverse("post_restore", args=[backend, name]) + f"#task-{task}")
 
 
 # Previews: the data at T, read-only, before OK ------------------------------------------
@@ -562,7 +600,7 @@ def preview_start(request: HttpRequest, backend: str, name: str) -> HttpResponse
         result=ActivityEvent.Result.SUCCEEDED,
         backend=source.key,
         target=name,
-        detail={"point": reading.moment.isoformat(), "node": node, "preview": preview.id},
+        detail={"point": utc_text(reading.moment), "node": node, "preview": preview.id},
     )
     context["preview"] = preview
     return preview_response(request, context)

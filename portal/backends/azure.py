@@ -50,6 +50,8 @@ from azure.mgmt.core.polling.arm_polling import ARMPolling
 from azure.mgmt.cosmosdbforpostgresql import CosmosdbForPostgresqlMgmtClient
 from azure.mgmt.cosmosdbforpostgresql import models as m
 
+from portal.instants import utc_text
+
 from .base import (
     Backend,
     BackendError,
@@ -542,8 +544,8 @@ class AzureBackend(Backend):
         now = datetime.now(UTC)
         if not earliest <= point <= now:
             raise BackendError(
-                f"The restore point {point:%Y-%m-%d %H:%M:%S} UTC is outside the restore window "
-                f"of {source.name} ({earliest:%Y-%m-%d %H:%M:%S} UTC to now)."
+                f"The restore point {utc_text(point)} is outside the restore window "
+                f"of {source.name} ({utc_text(earliest)} to now)."
             )
         parameters = m.Cluster(
             location=source.location,

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-from localcloud import Busy, Engine, Group, LocalCloudError
+from localcloud import Busy, Engine, Group, LocalCloudError, defaults
 from localcloud import NotFound as EngineNotFound
 from localcloud.access import PARAMETERS
 
@@ -67,9 +67,9 @@ class LocalBackend(Backend):
         key: str = "local",
         *,
         root: str | Path | None = None,
-        subscription: str = "local",
-        resource_group: str = "localcloud",
-        location: str = "local",
+        subscription: str = defaults.SUBSCRIPTION,
+        resource_group: str = defaults.RESOURCE_GROUP,
+        location: str = defaults.LOCATION,
         base_port: int = 15432,
         retention_days: float = 7,
         backup_interval_hours: float = 24,

@@ -1,24 +1,27 @@
 """Template helpers: every time on screen is UTC, labelled, with the local time beside it."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django import template
 from django.utils.html import format_html
+
+from portal.instants import utc_iso, utc_text
 
 register = template.Library()
 
 
 @register.simple_tag
-def utc_time(moment: datetime | None, seconds: bool = True, local: bool = True) -> str:
-    """``2026-11-24 20:31:05 UTC``; the script adds the browser's local time beside it."""
+def utc_time(moment: datetime | None, local: bool = True) -> str:
+    """``2026-11-24 20:31:05 UTC`` (with the microseconds when the instant has them,
+    through ``portal.instants``); the script writes the browser's local time beside it,
+    in the same shape, unless ``local=False`` (dense lists)."""
     if moment is None:
         return "—"
-    moment = moment.astimezone(UTC)
-    shown = moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
-    if not local:
-        return format_html('<time datetime="{}">{} UTC</time>', moment.isoformat(), shown)
     return format_html(
-        '<time datetime="{}" data-local-time>{} UTC</time>', moment.isoformat(), shown
+        '<time datetime="{}"{}>{}</time>',
+        utc_iso(moment),
+        " data-local-time" if local else "",
+        utc_text(moment),
     )
 
 

@@ -74,30 +74,48 @@
         body.textContent = item.body;
         toast.appendChild(body);
       }
-      if (item.link) {
+      [[item.link, item.link_text], [item.more_link, item.more_link_text]].forEach(function (pair) {
+        if (!pair[0]) return;
         var link = document.createElement("a");
-        link.href = item.link;
-        link.textContent = item.link_text || "Open";
+        link.className = "toast-link";
+        link.href = pair[0];
+        link.textContent = pair[1] || "Open";
         toast.appendChild(link);
-      }
+      });
       box.appendChild(toast);
       setTimeout(function () { toast.remove(); }, 10000);
     });
   });
 
-  // Every UTC time gets the browser's local time beside it.
+  // Every UTC time gets the browser's local time beside it, in the shape the server
+  // writes (portal/instants.py): "2026-11-24 15:09:33.775238 Europe/Berlin (your time)",
+  // the zone named by its IANA name only. The microseconds come from the datetime
+  // attribute, since a Date keeps milliseconds.
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+
+  function localText(moment, fraction, zone) {
+    var parts = {};
+    new Intl.DateTimeFormat("en-US", {
+      timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit"
+    }).formatToParts(moment).forEach(function (p) { parts[p.type] = p.value; });
+    return parts.year + "-" + parts.month + "-" + parts.day + " " + two(+parts.hour) + ":" +
+      parts.minute + ":" + parts.second + fraction + " " + zone + " (your time)";
+  }
+
   function localTimes(root) {
+    var zone = browserZone();
+    if (!zone) return;
     root.querySelectorAll("time[data-local-time]").forEach(function (el) {
       if (el.dataset.localDone) return;
       el.dataset.localDone = "1";
-      var moment = new Date(el.getAttribute("datetime"));
+      var iso = el.getAttribute("datetime");
+      var moment = new Date(iso);
       if (isNaN(moment)) return;
+      var fraction = (iso.match(/T\d\d:\d\d:\d\d(\.\d+)/) || ["", ""])[1];
       var span = document.createElement("span");
       span.className = "local-time";
-      span.textContent = "(" + moment.toLocaleString(undefined, {
-        year: "numeric", month: "short", day: "numeric",
-        hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short"
-      }) + " your time)";
+      span.textContent = " · " + localText(moment, fraction, zone);
       el.after(span);
     });
   }

@@ -13,6 +13,7 @@ RESTORE_POSTS = [
     RESTORE_URL,
     "/servergroups/azure/orders/post-restore/copy-firewall/",
     "/servergroups/azure/orders/post-restore/copy-parameters/",
+    "/servergroups/azure/orders/post-restore/mark-endpoint/",
 ]
 
 

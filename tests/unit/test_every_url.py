@@ -8,6 +8,7 @@ SAMPLE_ARGS = {
     "name": "group-0001",
     "pk": "1",
     "what": "firewall",
+    "task": "endpoint",
     "preview_id": "p-0001",
 }
 PUBLIC = {"login"}

@@ -19,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from portal.backends import get_backend
 from portal.backends.base import BackendError, Progress, RestoreRequest
+from portal.instants import utc_text
 
 from .servergroups import find_group, to_json
 
@@ -136,8 +137,7 @@ class Command(BaseCommand):
         if as_json:
             self.stdout.write(to_json(group))
         else:
-            point = result.point_in_time.isoformat() if result.point_in_time else "-"
+            point = utc_text(result.point_in_time, empty="the earliest restore point")
             self.stdout.write(
-                f"Restored '{group.restored_from}' at {point} (UTC) to '{group.name}': "
-                f"{group.status}."
+                f"Restored '{group.restored_from}' at {point} to '{group.name}': {group.status}."
             )

@@ -14,12 +14,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from portal import selectors
 from portal.backends import get_backend, get_backends
 from portal.backends.base import Backend, BackendError, NotFound, ServerGroup
+from portal.instants import utc_iso, utc_text
 
 
 def to_json(value) -> str:
     def default(item):
         if isinstance(item, datetime):
-            return item.isoformat()
+            return utc_iso(item)
         raise TypeError(f"{type(item).__name__} is not JSON serialisable")
 
     if dataclasses.is_dataclass(value):
@@ -68,13 +69,12 @@ def describe(group: ServerGroup) -> str:
         f"  Resource group: {group.resource_group}",
         f"  Location:       {group.location}",
         f"  Database:       {group.database}   Admin user: {group.admin_user}",
-        f"  Created (UTC):  {group.created_at.isoformat() if group.created_at else '-'}",
-        "  Earliest restore point (UTC): "
-        + (group.earliest_restore.isoformat() if group.earliest_restore else "-"),
+        f"  Created:        {utc_text(group.created_at, empty='-')}",
+        f"  Earliest restore point: {utc_text(group.earliest_restore, empty='-')}",
     ]
     if group.restored_from:
-        point = group.restore_point.isoformat() if group.restore_point else "earliest"
-        lines.append(f"  Restored from:  {group.restored_from} at {point} (UTC)")
+        point = utc_text(group.restore_point, empty="the earliest restore point")
+        lines.append(f"  Restored from:  {group.restored_from} at {point}")
     if group.tags:
         lines.append("  Tags:           " + ", ".join(f"{k}={v}" for k, v in group.tags.items()))
     lines.append("  Nodes:")
