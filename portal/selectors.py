@@ -56,6 +56,7 @@ SORT_KEYS = {
 class Listing:
     groups: list[ServerGroup] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (backend label, message)
+    total: int = 0  # groups before the filter
 
 
 def server_groups_all(*, query: str = "", sort: str = "name", descending: bool = False) -> Listing:
@@ -69,6 +70,7 @@ def server_groups_all(*, query: str = "", sort: str = "name", descending: bool =
             listing.groups.extend(backend.list_server_groups())
         except BackendError as error:
             listing.errors.append((backend.label, error.message))
+    listing.total = len(listing.groups)
     needle = query.strip().lower()
     if needle:
         listing.groups = [g for g in listing.groups if needle in g.name.lower()]

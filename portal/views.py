@@ -116,11 +116,17 @@ def servergroup_overview(request: HttpRequest, backend: str, name: str) -> HttpR
 
 @require_GET
 def notification_panel(request: HttpRequest) -> HttpResponse:
-    notifications = request.user.notifications.all()[:20]
-    template = "portal/notifications.html"
+    """The bell's flyout (htmx) or the Notifications page. Viewing the page reads them:
+    the badge clears, and this one view still shows which were new."""
+    notifications = list(request.user.notifications.all()[:20])
     if request.htmx:
-        template += "#panel"
-    return render(request, template, {"notifications": notifications})
+        return render(request, "portal/notifications.html#panel", {"notifications": notifications})
+    services.notifications_mark_read(user=request.user)
+    return render(
+        request,
+        "portal/notifications.html",
+        {"notifications": notifications, "full_page": True, "nav": "notifications"},
+    )
 
 
 @require_GET

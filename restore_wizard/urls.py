@@ -66,4 +66,5 @@ urlpatterns = [
     ),
     path("operations/", views.operation_list, name="operation_list"),
     path("operations/<int:pk>/", views.operation_detail, name="operation_detail"),
+    path("operations/<int:pk>/banner/", views.operation_banner, name="operation_banner"),
 ]

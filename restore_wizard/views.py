@@ -170,10 +170,13 @@ def operation_started(request: HttpRequest, operation: RestoreOperation, *, crea
             request,
             format_html(
                 'The restore operation has been initiated: {} to {}. <a href="{}">Follow the '
-                "restore</a>",
+                'restore</a><span hidden hx-get="{}" hx-trigger="every {}s" '
+                'hx-target="closest .banner" hx-swap="outerHTML"></span>',
                 operation.source_name,
                 operation.target_name,
                 follow,
+                reverse("operation_banner", args=[operation.pk]),
+                settings.PORTAL_POLL_SECONDS,
             ),
         )
         destination = reverse(
@@ -376,6 +379,20 @@ def operation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             response.status_code = HttpResponseStopPolling.status_code
         return response
     return render(request, "restore_wizard/operation_detail.html", context)
+
+
+@require_GET
+def operation_banner(request: HttpRequest, pk: int) -> HttpResponse:
+    """The source's "initiated" banner, polled: nothing to swap while the restore runs
+    (204), its outcome once it has finished (286 stops the polling)."""
+    operation = get_object_or_404(RestoreOperation, pk=pk)
+    if operation.is_active:
+        return HttpResponse(status=204)
+    response = render(
+        request, "restore_wizard/operation_detail.html#outcome-banner", {"operation": operation}
+    )
+    response.status_code = HttpResponseStopPolling.status_code
+    return response
 
 
 @require_GET

@@ -194,10 +194,19 @@
     });
   }
 
+  // A refused OK: bring the error summary into view and move focus to it, so the
+  // keyboard and the screen reader start from what must be fixed.
+  function focusErrors(root) {
+    var summary = (root.id === "error-summary" ? root : null) ||
+      (root.querySelector && root.querySelector("#error-summary"));
+    if (summary) summary.focus();
+  }
+
   function enhance(root) {
     menuButton();
     localTimes(root);
     pointInputs(root);
+    focusErrors(root);
   }
 
   document.addEventListener("DOMContentLoaded", function () { enhance(document); });

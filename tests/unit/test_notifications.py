@@ -44,3 +44,28 @@ def test_mark_all_read_clears_the_count(operator_client, operator):
     response = operator_client.post("/notifications/read/", headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert not Notification.objects.filter(user=operator, read_at__isnull=True).exists()
+
+
+def test_the_notifications_page_has_one_heading_and_viewing_it_clears_the_badge(
+    operator_client, operator
+):
+    notification_create(user=operator, title="Restore succeeded: demo-r1 is ready")
+
+    html = operator_client.get("/notifications/").content.decode()
+
+    assert html.count(">Notifications</h") == 1  # the page's h1 only
+    assert "Restore succeeded: demo-r1 is ready" in html
+    assert 'class="notification notification-info unread"' in html  # new on this view
+    assert not Notification.objects.filter(user=operator, read_at__isnull=True).exists()
+    assert "Unread notifications" not in operator_client.get("/").content.decode()
+
+
+def test_the_bell_flyout_keeps_its_heading_and_leaves_notifications_unread(
+    operator_client, operator
+):
+    notification_create(user=operator, title="one")
+
+    html = operator_client.get("/notifications/", headers={"HX-Request": "true"}).content.decode()
+
+    assert "<h2>Notifications</h2>" in html
+    assert Notification.objects.filter(user=operator, read_at__isnull=True).count() == 1

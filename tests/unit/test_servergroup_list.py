@@ -68,3 +68,17 @@ def test_empty_state_with_a_backend_says_how_to_create_a_group(operator_client, 
     html = operator_client.get("/").content.decode()
     assert "No server groups yet" in html
     assert "servergroups create" in html
+
+
+def test_a_filter_with_no_match_says_so_and_how_many_exist(operator_client, listed_backends):
+    listed_backends(3)
+    html = operator_client.get("/", {"q": "x"}).content.decode()
+    assert "No server group matches 'x' (3 in all)." in html
+    assert "Showing 0 of 0" not in html
+    assert "Clear the filter" in html
+
+
+def test_a_filter_with_matches_counts_them_against_all(operator_client, listed_backends):
+    listed_backends(30)
+    html = operator_client.get("/", {"q": "0012"}).content.decode()
+    assert "Showing 1 of 1 server group matching '0012' (30 in all)" in html
