@@ -7,6 +7,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORTAL_PORT ?= 8000
 export PORTAL_PORT
+# pip's own notices (a newer pip exists, running as root) are noise here.
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PIP_ROOT_USER_ACTION := ignore
 
 .PHONY: help run test bench setup setup-dev lint format demo clean
 
@@ -30,7 +33,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 setup: $(VENV)/.installed
 	@scripts/ensure-postgresql
 	@$(PY) manage.py migrate --noinput -v 0
-	@$(PY) manage.py bootstrap_admin
+	@$(PY) manage.py bootstrap_admin --password-file "$${PORTAL_VAR_DIR:-var}/admin-password"
 
 setup-dev: setup $(VENV)/.installed-dev
 	@scripts/ensure-chromium
@@ -41,8 +44,7 @@ demo: setup
 
 run: demo
 	@$(PY) manage.py portcheck $(PORTAL_PORT)
-	@echo "Serving the portal on http://127.0.0.1:$(PORTAL_PORT) (Ctrl-C stops every process)"
-	@$(VENV)/bin/honcho start -f Procfile
+	@scripts/serve
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
