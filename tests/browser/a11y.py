@@ -74,9 +74,10 @@ def assert_accessible(page: Page, what: str) -> None:
     raise AssertionError("\n".join(lines))
 
 
-def watch_console(page: Page) -> list[str]:
-    """Starts recording the page's console errors and uncaught errors; returns the list."""
-    errors: list[str] = []
+def watch_console(page: Page, errors: list[str] | None = None) -> list[str]:
+    """Starts recording the page's console errors and uncaught errors into ``errors`` (a
+    new list unless given, so several pages can share one); returns the list."""
+    errors = [] if errors is None else errors
 
     def on_console(message):
         if message.type == "error":

@@ -72,7 +72,7 @@ def finish(page, engine, target, screenshot):
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name=target, exact=True))
     expect(row).to_contain_text("Ready")
     screenshot("06-list-with-new-group")
-    page.get_by_role("link", name="Notifications", exact=True).first.click()
+    page.locator("#bell-button").click()
     expect(page.locator("#notification-flyout")).to_contain_text(f"{target} is ready")
     screenshot("07-notifications")
     assert engine.get_group(target).status == "Ready"

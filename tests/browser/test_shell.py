@@ -28,7 +28,7 @@ def test_sign_in_see_the_list_and_open_the_bell(
     expect(page.get_by_role("link", name="group-0003")).to_have_count(0)
     screenshot("03-filtered")
 
-    page.get_by_role("link", name="Notifications", exact=True).first.click()
+    page.locator("#bell-button").click()
     expect(page.locator("#notification-flyout")).to_contain_text("Welcome to the restore portal")
     screenshot("04-bell-open")
 
