@@ -91,3 +91,24 @@ def watch_console(page: Page, errors: list[str] | None = None) -> list[str]:
 def assert_no_console_errors(errors: list[str], what: str = "the pages visited") -> None:
     if errors:
         raise AssertionError(f"Browser console errors on {what}:\n  " + "\n  ".join(errors))
+
+
+SPILLING = """() => [...document.querySelectorAll('.button, button, .command')]
+    .filter(b => b.offsetParent !== null)
+    .filter(b => b.scrollWidth > b.clientWidth + 1 || b.scrollHeight > b.clientHeight + 1)
+    .map(b => b.textContent.trim())"""
+
+WIDER_THAN_SCREEN = """() => document.documentElement.scrollWidth > window.innerWidth
+    ? [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+        .filter(e => !e.closest('.grid, .table-scroll, [hidden]'))
+        .slice(0, 5).map(e => e.tagName + '.' + e.className + '#' + e.id)
+    : []"""
+
+
+def assert_fits(page: Page, what: str) -> None:
+    """No button whose text spills out of it, and no page wider than the screen."""
+    spilling = page.evaluate(SPILLING)
+    assert spilling == [], f"Button text spills out on {what}: {spilling}"
+    wider = page.evaluate(WIDER_THAN_SCREEN)
+    assert wider == [], f"{what} is wider than the {page.viewport_size['width']} px screen: {wider}"
