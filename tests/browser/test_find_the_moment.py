@@ -10,6 +10,8 @@ import pytest
 from playwright.sync_api import expect
 
 from localcloud.testing import processes_under, temporary_engine
+from portal import instants
+from tests.browser.a11y import assert_fits
 from tests.ports import shifted_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -90,10 +92,12 @@ def test_restore_to_just_before_a_drop_table(
     index_now.click()
     row = page.get_by_role("row").filter(has_text="DROP TABLE public.invoices in database citus")
     expect(row).to_be_visible(timeout=30_000)  # a seal and an index pass, under load
-    expect(row).to_contain_text(dropped_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"))
+    # The commit time as every page writes it: to the microsecond, in UTC.
+    expect(row).to_contain_text(instants.utc_text(dropped_at))
     expect(row).to_contain_text("coordinator")
     expect(page.locator("svg.timeline .tl-event")).to_have_count(1)
     screenshot("10-timeline-with-drop")
+    assert_fits(page, "the events table")  # "Restore to just before this" stays in its button
     row.get_by_role("link", name="Restore to just before this").click()
     point_field = page.get_by_label("Restore point (UTC)")
     expect(page.locator("#point-conversion")).to_contain_text("Restores to", timeout=15_000)
@@ -154,6 +158,7 @@ def test_preview_shows_rows_a_delete_removed_and_goes_away_with_the_page(
     page.get_by_role("button", name="Run query").click()
     expect(page.locator("#preview-results .error")).to_be_visible()
     screenshot("12-preview")
+    assert_fits(page, "the preview")  # "Close preview" stays in its button
     assert len(engine.list_previews()) == 1
 
     page.get_by_role("link", name="Cancel").click()  # leaving the wizard closes it
