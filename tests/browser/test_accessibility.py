@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.azure_fake import SUB_A
 from tests.browser.a11y import assert_accessible, assert_fits
+from tests.fakes.azure_arm import SUB_A
 from tests.wizard.conftest import build_arm, use_azure
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
