@@ -49,6 +49,11 @@ def test_every_page_and_state_passes_axe_at_desktop_width(
     page.get_by_role("link", name="Restore", exact=True).click()
     expect(page.get_by_label("Earliest restore point")).to_be_checked()
     check(page, "restore step 1")
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator(".local-time").first).to_contain_text("(your time)")
+    assert "))" not in page.locator("#wizard").inner_text()  # no "(... your time))"
+    check(page, "restore step 2, earliest")
+    page.get_by_role("link", name="Change").click()
     page.get_by_label("Custom restore point").check()
     page.get_by_role("button", name="Next").click()
     expect(page.locator("#timeline-section")).not_to_have_attribute("aria-busy", "true")

@@ -94,6 +94,8 @@ def test_restore_to_just_before_a_drop_table(
     expect(row).to_be_visible(timeout=30_000)  # a seal and an index pass, under load
     # The commit time as every page writes it: to the microsecond, in UTC.
     expect(row).to_contain_text(instants.utc_text(dropped_at))
+    # The browser's local time beside it, in the same shape, its zone named once.
+    expect(row).to_contain_text(instants.local_text(dropped_at, ZoneInfo(ZONE)))
     expect(row).to_contain_text("coordinator")
     expect(page.locator("svg.timeline .tl-event")).to_have_count(1)
     screenshot("10-timeline-with-drop")
