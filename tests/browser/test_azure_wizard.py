@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from restore_wizard.models import RestoreOperation
+from tests.browser.a11y import assert_accessible
 from tests.fakes.azure_arm import SUB_A, FakeArm
 from tests.wizard.conftest import build_arm, use_azure
 
@@ -189,3 +190,4 @@ def test_custom_step_has_a_label_on_every_input(page, live_server, sign_in, oper
 
     expect(page.get_by_label("Restore point (UTC)")).to_be_visible()
     assert page.evaluate(UNLABELLED) == []
+    assert_accessible(page, "the custom step opened directly")

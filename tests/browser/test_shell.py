@@ -4,6 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.services import notification_create
+from tests.browser.a11y import assert_accessible
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -41,6 +42,7 @@ def test_toast_appears_when_a_notification_arrives(page, live_server, sign_in, o
     sign_in(operator)
     notification_create(user=operator, title="Restore succeeded: demo-r1 is ready")
     expect(page.locator("#toasts")).to_contain_text("Restore succeeded: demo-r1 is ready")
+    assert_accessible(page, "a toast over the list")
 
 
 def test_wrong_password_is_told_plainly(page, live_server, operator):
@@ -49,3 +51,4 @@ def test_wrong_password_is_told_plainly(page, live_server, operator):
     page.get_by_label("Password").fill("not-the-password")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_contain_text("correct username and password")
+    assert_accessible(page, "a refused sign-in")
