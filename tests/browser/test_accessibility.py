@@ -85,7 +85,9 @@ def test_every_page_and_state_passes_axe_at_desktop_width(
     check(page, "the bell's flyout")
     page.keyboard.press("Escape")
 
-    page.get_by_role("link", name="Restore operations").click()
+    page.get_by_role("navigation", name="Portal").get_by_role(
+        "link", name="Restore operations"
+    ).click()
     shown = point.strftime("%Y-%m-%d %H:%M:%S.%f") + " UTC"
     expect(page.locator("table.grid")).to_contain_text(shown)
     check(page, "the operations list")
@@ -100,7 +102,7 @@ def test_every_page_and_state_passes_axe_at_desktop_width(
     expect(page.locator("#task-endpoint")).to_contain_text("Marked done by olivia")
     check(page, "the post-restore tasks with a mark")
 
-    page.get_by_role("link", name="Activity log").click()
+    page.get_by_role("navigation", name="Portal").get_by_role("link", name="Activity log").click()
     expect(page.locator("table.grid")).to_contain_text(shown)
     check(page, "the Activity log")
     page.goto(f"{live_server.url}/notifications/")
