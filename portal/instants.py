@@ -43,6 +43,11 @@ def zone_name(zone: tzinfo) -> str:
     return zone.key if isinstance(zone, ZoneInfo) else "UTC" if zone is UTC else str(zone)
 
 
+def is_utc(zone: tzinfo) -> bool:
+    """A zone that only repeats UTC (the browser then shows no second time)."""
+    return zone_name(zone) in {"UTC", "Etc/UTC"}
+
+
 def local_text(moment: datetime, zone: tzinfo) -> str:
     """``2026-11-24 15:09:33.775238 Europe/Berlin (your time)``."""
     return f"{clock_text(_aware(moment).astimezone(zone))} {zone_name(zone)} (your time)"

@@ -23,7 +23,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from portal import services as portal_services
 from portal.backends import BackendError, NotFound
-from portal.instants import local_text, utc_text
+from portal.instants import is_utc, local_text, utc_text
 from portal.models import ActivityEvent, OpenPreview
 from portal.services import activity_record
 from portal.services import may_restore as services_may_restore
@@ -263,7 +263,9 @@ def point_context(reading: PointReading, source: str) -> dict:
         "point_local_text": timeline.input_text(local) if local is not None else "",
         "point_local": local,
         "zone_name": zone.key if zone is not None else "",
-        "point_local_label": local_text(moment, zone) if local is not None else "",
+        "point_local_label": (
+            local_text(moment, zone) if local is not None and not is_utc(zone) else ""
+        ),
         "rewrite_utc": moment is not None and source in ("local", "event"),
         "rewrite_local": local is not None and source in ("utc", "event"),
         "point_source": "local" if source == "local" else "utc",

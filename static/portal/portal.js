@@ -105,7 +105,8 @@
 
   function localTimes(root) {
     var zone = browserZone();
-    if (!zone) return;
+    // A browser on UTC would only repeat the time it is given.
+    if (!zone || zone === "UTC" || zone === "Etc/UTC") return;
     root.querySelectorAll("time[data-local-time]").forEach(function (el) {
       if (el.dataset.localDone) return;
       el.dataset.localDone = "1";

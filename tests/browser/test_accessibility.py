@@ -16,6 +16,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
+def browser_context_args(browser_context_args):
+    """The browser lives in Berlin: local times appear beside UTC ones."""
+    return {**browser_context_args, "timezone_id": "Europe/Berlin"}
+
+
+@pytest.fixture
 def azure(settings):
     arm = build_arm()
     use_azure(settings, arm)
@@ -50,7 +56,7 @@ def test_every_page_and_state_passes_axe_at_desktop_width(
     expect(page.get_by_label("Earliest restore point")).to_be_checked()
     check(page, "restore step 1")
     page.get_by_role("button", name="Next").click()
-    expect(page.locator(".local-time").first).to_contain_text("(your time)")
+    expect(page.locator(".local-time").first).to_contain_text("Europe/Berlin (your time)")
     assert "))" not in page.locator("#wizard").inner_text()  # no "(... your time))"
     check(page, "restore step 2, earliest")
     page.get_by_role("link", name="Change").click()
@@ -69,7 +75,7 @@ def test_every_page_and_state_passes_axe_at_desktop_width(
     source = azure.cluster(SUB_A, "rg-prod", "orders")
     point = (source.earliest_restore + timedelta(days=1)).replace(microsecond=250000)
     page.get_by_label("Restore point (UTC)").fill(point.strftime("%Y-%m-%d %H:%M:%S.%f"))
-    expect(page.locator("#point-conversion")).to_contain_text("(your time)")
+    expect(page.locator("#point-conversion")).to_contain_text("Europe/Berlin (your time)")
     page.get_by_label("Restore to new server").fill("orders-a11y")
     expect(page.locator("#name-check")).to_contain_text("'orders-a11y' is available.")
     check(page, "restore step 2, filled")

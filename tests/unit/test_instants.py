@@ -68,3 +68,10 @@ def test_localcloud_placement_has_one_source(settings):
         defaults.LOCATION,
     )
     assert (defaults.RESOURCE_GROUP, defaults.LOCATION) == ("localcloud", "local")
+
+
+def test_a_utc_zone_is_told_apart_so_no_second_time_repeats_the_first():
+    from portal.instants import is_utc
+
+    assert is_utc(ZoneInfo("UTC")) and is_utc(ZoneInfo("Etc/UTC")) and is_utc(UTC)
+    assert not is_utc(ZoneInfo("Europe/Berlin"))
