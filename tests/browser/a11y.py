@@ -80,6 +80,12 @@ def watch_console(page: Page, errors: list[str] | None = None) -> list[str]:
     errors = [] if errors is None else errors
 
     def on_console(message):
+        # A request still in flight when the page is left (OK redirects while the name
+        # check or a poll runs) is aborted by the browser; htmx logs that as an error.
+        # Leaving a page is not a fault of the page: any failed answer still shows as
+        # "Failed to load resource" or an htmx response error.
+        if message.text.startswith(("htmx:sendAbort", "htmx:afterRequest")):
+            return
         if message.type == "error":
             errors.append(f"console.error at {page.url}: {message.text}")
 

@@ -3,6 +3,7 @@ Nodes and Connection strings, over the real SDK and FlexibleArm."""
 
 import pytest
 
+from portal.instants import utc_text
 from tests.fakes.azure_flexible_arm import SUB_A
 
 from .flexible import build_flexible_arm, use_flexible
@@ -46,7 +47,7 @@ def test_backup_and_restore_lists_the_full_backups_with_their_completion_times(
     assert "Full backups (automatic and on-demand)" in html
     newest = max(flexible.server(SUB_A, "rg-prod", "sales").backups, key=lambda b: b[3])
     assert f"<code>{newest[0]}</code></td><td>Full</td>" in html
-    assert f"{newest[3]:%Y-%m-%d %H:%M:%S} UTC" in html
+    assert utc_text(newest[3]) in html  # as every page writes an instant
     assert 'id="window-earliest"' in html
 
 
