@@ -38,6 +38,8 @@ class Agent:
             try:
                 if self.engine.ensure_running(group.name):
                     done.append(f"{group.name}: started nodes that were down")
+                if self.engine.secure_group(group.name):
+                    done.append(f"{group.name}: applied the current security rules")
                 if self.engine.backup_due(group.name):
                     self.engine.backup_group(group.name)
                     done.append(f"{group.name}: took a scheduled backup")

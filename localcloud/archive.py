@@ -6,6 +6,7 @@ Archived files are compressed (zstd when installed, else gzip): with 1 MB segmen
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -15,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .errors import NodeFailed
-from .node import Node, Postgres
+from .node import Node, Postgres, read_owned
 
 ARCHIVE_SCRIPT = """#!/bin/sh
 # localcloud archive_command: archive-wal ARCHIVE_DIR EXT PATH NAME
@@ -63,11 +64,33 @@ def compression() -> str:
 
 
 def install_scripts(pg: Postgres, bin_dir: Path) -> None:
-    pg.make_dir(bin_dir, 0o755)
+    """The scripts belong to the engine's user (root), readable and runnable by the
+    nodes' group only: the nodes' user must not be able to change what root installs."""
+    bin_dir.mkdir(mode=0o710, parents=True, exist_ok=True)
+    os.chmod(bin_dir, 0o710)
+    if pg.gid is not None:
+        os.chown(bin_dir, 0, pg.gid, follow_symlinks=False)
+    mode = 0o750 if pg.gid is not None else 0o700
     for name, text in (("archive-wal", ARCHIVE_SCRIPT), ("restore-wal", RESTORE_SCRIPT)):
         path = bin_dir / name
-        if not path.exists() or path.read_text() != text:
-            pg.write_file(path, text, 0o755)
+        with contextlib.suppress(OSError, NodeFailed):
+            info = os.lstat(path)
+            if (
+                info.st_uid == os.geteuid()
+                and info.st_mode & 0o777 == mode
+                and read_owned(path, os.geteuid()).decode() == text
+            ):
+                continue
+        tmp = bin_dir / f".{name}.{os.getpid()}.tmp"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o750)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.chmod(tmp, mode)
+        if pg.gid is not None:
+            os.chown(tmp, 0, pg.gid, follow_symlinks=False)
+        os.replace(tmp, path)
 
 
 def archive_command(bin_dir: Path, archive: Path, ext: str) -> str:
@@ -110,14 +133,15 @@ def link_file(pg: Postgres, source: Path, target: Path) -> None:
     """``target`` becomes the same immutable file as ``source``: a hard link (no bytes
     copied; it outlives the source's name), or a copy on another file system."""
     try:
-        os.link(source, target)
+        # linkat() without AT_SYMLINK_FOLLOW: a planted link is linked, never followed.
+        os.link(source, target, follow_symlinks=False)
     except FileExistsError:
         return
     except OSError:
+        # Another file system: copy as the node's user, who can read only its own files.
         tmp = target.with_name(f".{target.name}.tmp")
-        shutil.copyfile(source, tmp)
-        pg.own(tmp)
-        os.replace(tmp, target)
+        pg.run(str(target), "cp", "--no-dereference", "--", str(source), str(tmp))
+        pg.run(str(target), "mv", "-f", "--", str(tmp), str(target))
 
 
 def link_ancestry(

@@ -11,7 +11,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from . import archive
-from .node import Node, Postgres
+from .errors import NodeFailed
+from .node import Node, Postgres, read_owned, size_owned
+
+MAX_MANIFEST = 1 << 28  # bytes; a manifest holds a line per file of the data directory
+
+
+def read_manifest(pg: Postgres, label: str, path: Path) -> dict:
+    """The backup manifest pg_basebackup wrote (as the node's user, who could have put
+    anything there): read without following links, never quoted in an error."""
+    raw = read_owned(path, pg.uid, MAX_MANIFEST)
+    try:
+        manifest = json.loads(raw)
+        manifest["WAL-Ranges"][0]["Start-LSN"]  # noqa: B018 - the part relied upon
+    except (ValueError, KeyError, IndexError, TypeError) as error:
+        message = f"{label}: {path} is not a backup manifest pg_basebackup wrote."
+        raise NodeFailed(message) from error
+    return manifest
 
 
 def utcnow() -> datetime:
@@ -43,14 +59,14 @@ def take(pg: Postgres, node: Node) -> dict:
             "fast",
         )
         ended = utcnow()
-        manifest = json.loads((partial / "backup_manifest").read_text())
+        manifest = read_manifest(pg, node.label, partial / "backup_manifest")
         final = node.backups / backup_id
         partial.rename(final)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     wal = manifest["WAL-Ranges"][0]
     start_lsn = archive.parse_lsn(wal["Start-LSN"])
-    size = sum(path.stat().st_size for path in final.iterdir())
+    size = sum(size_owned(path) for path in final.iterdir())
     return {
         "id": backup_id,
         "start_time": started.isoformat(timespec="microseconds"),
@@ -82,8 +98,17 @@ def adopt(
     with node.connect() as conn:
         name = conn.execute("SELECT pg_walfile_name(pg_current_wal_lsn())").fetchone()[0]
     timeline = int(name[:8], 16)
-    history_file = node.data / "pg_wal" / f"{timeline:08X}.history"
-    history = archive.parse_history(history_file.read_text()) if timeline > 1 else []
+    history = []
+    if timeline > 1:
+        # Written by the server, as the node's user: a link planted here must not make
+        # the engine (root) read, or quote, anything else.
+        history_file = node.data / "pg_wal" / f"{timeline:08X}.history"
+        try:
+            history = archive.parse_history(read_owned(history_file, pg.uid, 1 << 20).decode())
+        except (ValueError, IndexError, UnicodeDecodeError) as error:
+            raise NodeFailed(
+                f"{node.label}: {history_file} is not a timeline history file PostgreSQL wrote."
+            ) from error
     # The WAL first, so that a backup on disk always has what it needs.
     archive.link_ancestry(
         pg, source.archive, node.archive, ext, source_record["start_wal"], history

@@ -4,6 +4,17 @@ The web process, the task worker and the agent all write it, so every change run
 under an exclusive ``fcntl.flock`` and re-reads the file inside the lock; writes
 go to a temporary file that is fsynced and renamed over the old one, so a crash
 leaves either the old or the new catalog, never half of one.
+
+Every group has an immutable id (``uid``, a UUID) and a restored group the id of its
+source (``restored_from_uid``): lineage is by identity, never by a name that may be
+reused. Records written before ids existed get one on read, derived from the group's
+name and creation time (so the same on every read until the next write stores it); a
+restored group's legacy source id is known only when a group of that name still exists
+that was created before the restore.
+
+The catalog, its lock file and everything else under the root are readable by their
+owner only: the catalog holds every group's admin password, and anyone who can open the
+lock file can ``flock`` it and freeze the web server, the worker and the agent.
 """
 
 from __future__ import annotations
@@ -12,11 +23,33 @@ import contextlib
 import fcntl
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 VERSION = 1
+LEGACY_IDS = uuid.UUID("6f1b2c4e-5d0a-4c8e-9a3e-1c7d2b9e8f40")  # namespace, uuid5
+
+
+def legacy_uid(record: dict) -> str:
+    return str(uuid.uuid5(LEGACY_IDS, f"{record['name']}\0{record.get('created_at', '')}"))
+
+
+def migrate(data: dict[str, Any]) -> None:
+    """Give records from before group ids their ids (see the module's docstring)."""
+    groups = data["groups"]
+    for record in groups.values():
+        record.setdefault("uid", legacy_uid(record))
+    for record in groups.values():
+        source = record.get("restored_from")
+        if not source or "restored_from_uid" in record:
+            continue
+        found = groups.get(source)
+        if found is not None and found.get("created_at", "") <= record.get("created_at", ""):
+            record["restored_from_uid"] = found["uid"]
+        else:
+            record["restored_from_uid"] = None
 
 
 class Catalog:
@@ -32,6 +65,7 @@ class Catalog:
             data = {}
         data.setdefault("version", VERSION)
         data.setdefault("groups", {})
+        migrate(data)
         return data
 
     def _write(self, data: dict[str, Any]) -> None:
@@ -52,8 +86,9 @@ class Catalog:
 
     @contextlib.contextmanager
     def _locked(self, mode: int) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_path, "a") as lock:
+        self.root.mkdir(mode=0o711, parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "r+") as lock:
             fcntl.flock(lock.fileno(), mode)
             try:
                 yield

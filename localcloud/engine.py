@@ -8,7 +8,9 @@ import os
 import secrets
 import shutil
 import socket
+import stat
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -17,7 +19,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from . import access, archive, backup, defaults
+from . import access, archive, backup, defaults, roles
 from .catalog import Catalog
 from .errors import (
     Busy,
@@ -132,6 +134,10 @@ class Engine:
         self.large_change_rows = large_change_rows
         self.preview_ttl = preview_ttl
         self._prepared = False
+        # Whatever the engine creates (catalog, lock files, event index, backups) is
+        # its owner's alone unless it says otherwise; the process-wide mask backs up the
+        # explicit modes, for files made by libraries (SQLite's -wal and -shm files).
+        os.umask(0o077)
 
     # Paths ---------------------------------------------------------------------------
 
@@ -160,16 +166,62 @@ class Engine:
         return [self.node(group["name"], record) for record in group["nodes"]]
 
     def prepare(self) -> None:
-        """Create the root so that the PostgreSQL user can traverse it."""
+        """Create the root so that the PostgreSQL user can traverse it and nobody else
+        can list or read anything in it; refuse to go on when something is not private."""
         if self._prepared:
             return
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.root.chmod(0o755)
-        (self.root / "groups").mkdir(exist_ok=True)
-        (self.root / "groups").chmod(0o755)
+        self.root.mkdir(mode=0o711, parents=True, exist_ok=True)
+        self.root.chmod(0o711)
+        groups = self.root / "groups"
+        groups.mkdir(mode=0o711, exist_ok=True)
+        groups.chmod(0o711)
         self.pg.make_dir(self.socket_dir, 0o700)
         archive.install_scripts(self.pg, self.bin_dir)
+        self._tighten()
+        problems = self.private_problems()
+        if problems:
+            raise LocalCloudError(" ".join(problems))
         self._prepared = True
+
+    def _tighten(self) -> None:
+        """Take group and other access away from what earlier versions of the engine
+        left readable (a lock file, the event index, group directories)."""
+        me = os.geteuid()
+        entries = [path for path in self.root.iterdir() if path.name not in ("groups", "bin")]
+        entries += list((self.root / "groups").iterdir())
+        for path in entries:
+            info = os.lstat(path)
+            mine = info.st_uid in (me, self.pg.uid)
+            if mine and not stat.S_ISLNK(info.st_mode) and info.st_mode & 0o077:
+                # Safe as root: these are entries of directories only root can change.
+                os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
+
+    def private_problems(self) -> list[str]:
+        """Entries under the root another local user could read, list or change (every
+        deeper file sits in a directory of mode 0700); [] when all is private."""
+        allowed = {self.root: 0o011, self.root / "groups": 0o011, self.bin_dir: 0o010}
+        paths = [self.root, *self.root.iterdir()] if self.root.exists() else []
+        for parent in (self.root / "groups", self.root / "previews"):
+            if parent.is_dir():
+                paths += list(parent.iterdir())
+        problems = []
+        for path in paths:
+            info = os.lstat(path)
+            extra = stat.S_IMODE(info.st_mode) & 0o077 & ~allowed.get(path, 0)
+            if stat.S_ISLNK(info.st_mode):
+                problems.append(f"{path} is a symbolic link; the engine made none there.")
+            elif extra:
+                problems.append(
+                    f"{path} is open to other users (mode {stat.S_IMODE(info.st_mode):04o}); "
+                    f"run: chmod go-rwx {path}"
+                )
+        if problems:
+            problems.insert(
+                0,
+                f"The localcloud root {self.root} holds admin passwords and every group's "
+                "data, so it must be private to its owner:",
+            )
+        return problems
 
     # Reads ---------------------------------------------------------------------------
 
@@ -214,6 +266,8 @@ class Engine:
             restore_point=parse_time(group.get("restore_point")),
             firewall_rules=tuple(FirewallRule(**rule) for rule in group.get("firewall_rules", [])),
             parameters=dict(group.get("parameters", {})),
+            uid=group["uid"],
+            restored_from_uid=group.get("restored_from_uid") or "",
         )
 
     def _record(self, data: dict, name: str) -> dict:
@@ -261,6 +315,8 @@ class Engine:
         names = ["coordinator"] + [f"worker-{i}" for i in range(1, workers + 1)]
         record = {
             "name": name,
+            "uid": str(uuid.uuid4()),
+            "security": roles.VERSION,
             "subscription": fields.get("subscription") or self.subscription,
             "resource_group": fields.get("resource_group") or self.resource_group,
             "location": fields.get("location") or self.location,
@@ -337,7 +393,7 @@ class Engine:
                 location=location,
             )
         try:
-            self.pg.make_dir(self.group_dir(name), 0o755)
+            self.pg.make_dir(self.group_dir(name), 0o700)
 
             def build(record: dict) -> dict:
                 node = self.node(name, record)
@@ -347,7 +403,8 @@ class Engine:
                 node.wait_ready()
                 with node.connect() as conn:
                     conn.execute(
-                        sql.SQL("CREATE ROLE {} LOGIN CREATEDB CREATEROLE PASSWORD {}").format(
+                        # No CREATEROLE: see roles.py for how the admin role manages roles.
+                        sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
                             sql.Identifier(group["admin_user"]),
                             sql.Literal(group["admin_password"]),
                         )
@@ -357,6 +414,8 @@ class Engine:
                             sql.Identifier(group["database"]), sql.Identifier(group["admin_user"])
                         )
                     )
+                with node.connect(group["database"]) as conn:
+                    roles.secure(conn, group["admin_user"])
                 if setup is not None:
                     with node.connect(group["database"]) as conn:
                         # As the group's admin role, as a DBA would: the tables are then
@@ -417,6 +476,7 @@ class Engine:
             group["status"] = "Ready"
             for record in group["nodes"]:
                 record["last_commit"] = None
+        self.secure_group(name)
         return self.get_group(name)
 
     def _bring_up(self, group: dict) -> None:
@@ -426,6 +486,28 @@ class Engine:
                 node.wait_ready()
 
         in_parallel(self.nodes(group), up)
+
+    def secure_group(self, name: str) -> bool:
+        """Bring a group made before the current security rules up to them (pg_hba
+        without trust, the admin role without CREATEROLE, see roles.py); True when it
+        did. Needs every node running; a no-op for a group already secured."""
+        group = self._record(self.catalog.read(), name)
+        if group.get("security", 0) >= roles.VERSION or group["status"] != "Ready":
+            return False
+        nodes = self.nodes(group)
+        if not all(node.is_running() for node in nodes):
+            return False
+        cidrs = access.hba_cidrs(group.get("firewall_rules", []))
+        for node in nodes:
+            node.write_hba(cidrs)
+            with node.connect(group["database"]) as conn:
+                conn.execute("SELECT pg_reload_conf()")
+                roles.secure(conn, group["admin_user"])
+        with self.catalog.change() as data:
+            stored = data["groups"].get(name)
+            if stored is not None and stored["uid"] == group["uid"]:
+                stored["security"] = roles.VERSION
+        return True
 
     def ensure_running(self, name: str) -> bool:
         """Start the nodes of a group meant to run that are down; True when it did."""
@@ -591,6 +673,7 @@ class Engine:
             group["admin_password"] = source_record["admin_password"]
             group["owner"] = None
             group["restored_from"] = source
+            group["restored_from_uid"] = source_record["uid"]
             group["restore_point"] = format_time(point)
             group["restore"] = {"began_at": format_time(utcnow()), "latest": latest}
         return self._view(group)
@@ -723,6 +806,12 @@ class Engine:
 
         return preview.list_all(self)
 
+    def close_all_previews(self) -> list[str]:
+        """Stop and remove every preview (the agent stops); returns their ids."""
+        from . import preview
+
+        return preview.close_all(self)
+
     def sweep_previews(self, now: datetime | None = None) -> list[str]:
         """Remove previews past their time-to-live; returns their ids."""
         from . import preview
@@ -783,16 +872,42 @@ class Engine:
             pending = True
         return pending
 
+    def _lineage(self, data: dict, source: str, target: str) -> dict:
+        """The record of ``source`` when ``target`` was restored from that very group
+        (by id, not by name); raises with why not."""
+        record = self._record(data, target)
+        wanted = record.get("restored_from_uid")
+        if not record.get("restored_from"):
+            raise NotReady(f"Server group '{target}' was not restored from another group.")
+        found = data["groups"].get(source)
+        if found is None or found["uid"] != wanted:
+            if source != record["restored_from"]:
+                what = f"'{target}' was restored from '{record['restored_from']}', not '{source}'"
+            elif found is None:
+                what = f"its source '{source}' has been deleted"
+            else:
+                what = (
+                    f"the group now named '{source}' is not the one it was restored from "
+                    "(that group was deleted and another created under its name)"
+                )
+            raise NotFound(
+                f"Settings cannot be copied into '{target}': {what}. Set its firewall rules "
+                "and parameters by hand."
+            )
+        return found
+
     def copy_firewall_rules(self, source: str, target: str) -> int:
-        rules = self._record(self.catalog.read(), source)["firewall_rules"]
+        """Copy the firewall rules of the group ``target`` was restored from."""
         with self.catalog.change() as data:
+            rules = self._lineage(data, source, target)["firewall_rules"]
             self._record(data, target)["firewall_rules"] = [dict(rule) for rule in rules]
         self._apply_hba(target)
         return len(rules)
 
     def copy_parameters(self, source: str, target: str) -> tuple[int, bool]:
-        """Copy the curated parameters; returns (count, whether a restart is needed)."""
-        parameters = self._record(self.catalog.read(), source)["parameters"]
+        """Copy the curated parameters of the group ``target`` was restored from;
+        returns (count, whether a restart is needed)."""
+        parameters = self._lineage(self.catalog.read(), source, target)["parameters"]
         restart = False
         for parameter, value in parameters.items():
             restart = self.set_parameter(target, parameter, value) or restart
@@ -824,7 +939,7 @@ class Engine:
             yield conn
 
     def check(self) -> list[str]:
-        problems = archive.check_tools()
+        problems = archive.check_tools() + self.private_problems()
         if not (Path(self.pg.bin_dir) / "postgres").exists():
             problems.append(f"PostgreSQL 15 binaries not found in {self.pg.bin_dir}.")
         return problems

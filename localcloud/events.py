@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import gzip
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -157,7 +157,9 @@ def index_path(engine: Engine) -> Path:
 
 
 def _open(engine: Engine) -> sqlite3.Connection:
-    engine.root.mkdir(parents=True, exist_ok=True)
+    engine.root.mkdir(mode=0o711, parents=True, exist_ok=True)
+    # Table names of every group are in it: private, made so before SQLite opens it.
+    os.close(os.open(index_path(engine), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600))
     conn = sqlite3.connect(index_path(engine), timeout=30, isolation_level=None)
     conn.execute("PRAGMA busy_timeout = 30000")
     conn.execute("PRAGMA journal_mode = WAL")
@@ -181,9 +183,10 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 def _group_lock(engine: Engine, name: str) -> Iterator[Path]:
     """One indexer per group at a time, across processes."""
     locks = engine.root / "events-locks"
-    locks.mkdir(parents=True, exist_ok=True)
+    locks.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = locks / f"{name}.lock"
-    with open(path, "a") as handle:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "r+") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             yield path
@@ -601,16 +604,18 @@ def _unpack(engine: Engine, node: Node, files: list[Path], ext: str, into: Path)
             ) from error
         return
     for path in files:
+        # As the node's user: the archive is that user's, and a link there must not
+        # make the engine read anything else.
         target = into / path.name[:24]
         try:
-            with gzip.open(path, "rb") as source, open(target, "wb") as out:
-                shutil.copyfileobj(source, out, 1 << 20)
-        except (OSError, EOFError) as error:
+            engine.pg.run(
+                node.label, "sh", "-c", 'gzip -dc -- "$1" > "$2"', "gunzip", str(path), str(target)
+            )
+        except NodeFailed as error:
             raise LocalCloudError(
                 f"{node.label}: could not decompress the archived WAL segment {path} "
                 f"for the event index: {error}."
             ) from error
-        engine.pg.own(target)
 
 
 def _waldump(

@@ -83,6 +83,8 @@ class Group:
     firewall_rules: tuple[FirewallRule, ...] = ()
     parameters: dict[str, str] = field(default_factory=dict)
     postgresql_version: str = "15"
+    uid: str = ""  # immutable id; a name may be reused after a delete, this never is
+    restored_from_uid: str = ""  # the source's uid ("" when not restored or unknown)
 
     @property
     def coordinator(self) -> NodeInfo:
@@ -167,5 +169,6 @@ class PreviewTable:
 class QueryResult:
     columns: tuple[str, ...]
     rows: tuple[tuple[str | None, ...], ...]  # values as text, None for NULL
-    truncated: bool  # more rows existed than the limit
+    truncated: bool  # more rows existed than the limit (or than the byte budget)
     elapsed_ms: float
+    message: str = ""  # why fewer rows were shown than the limit, when the budget cut them

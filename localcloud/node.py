@@ -4,6 +4,13 @@ PostgreSQL refuses to run as root. When the engine runs as root, every PostgreSQ
 program runs as the ``postgres`` system user (through ``subprocess.run(user=...)``,
 which is safe with threads, unlike ``preexec_fn``) and everything the engine creates
 is chowned to it; as a normal user the programs run directly.
+
+Privilege separation: a node's directory belongs to that user, who may put a symbolic
+link or a hard link anywhere in it. So the engine, running as root, never opens a path
+in it the ordinary way: it reads with ``read_owned`` (``O_NOFOLLOW``, a regular file,
+owned by the node's user, bounded) and writes through a program run as the node's user
+(``Postgres.write_file``, ``Postgres.make_dir``). What it reads is never quoted in an
+error, except the server's own log lines, read the same guarded way.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import pwd
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import time
 from dataclasses import dataclass
@@ -26,6 +34,7 @@ from .errors import NodeFailed
 CONF_FILE = "localcloud.conf"
 RECOVERY_CONF_FILE = "localcloud-recovery.conf"
 SUPERUSER = "postgres"
+IDENT_MAP = "localcloud"
 
 # Sized for many small groups on one machine: the issue asks for <= 40 MB per node.
 BASE_SETTINGS = {
@@ -55,6 +64,58 @@ BASE_SETTINGS = {
     "jit": "off",
     "huge_pages": "off",
 }
+
+
+class UnsafeFile(NodeFailed):
+    """A file in a node's directory is not what the engine wrote or PostgreSQL made
+    there (a symbolic link, another owner, not a regular file): it was tampered with."""
+
+
+def read_owned(path: Path, owner: int | None, limit: int = 1 << 20, offset: int = 0) -> bytes:
+    """At most ``limit`` bytes of ``path`` from ``offset``, without following a symbolic
+    link in its last part, and only when it is a regular file owned by ``owner`` (None:
+    any owner, when the engine does not run as root).
+
+    A link planted in a directory the parent components name still cannot make this
+    read a file the node's user could not read itself: the file must be that user's.
+    ``FileNotFoundError`` passes through; anything else odd is ``UnsafeFile``, whose
+    message names the path only.
+    """
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise UnsafeFile(
+            f"{path} is a symbolic link or cannot be opened ({error.strerror}); the engine "
+            "does not follow links in a node's directory. Remove it."
+        ) from error
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or (owner is not None and info.st_uid != owner):
+            raise UnsafeFile(
+                f"{path} is not a regular file of the node's operating-system user; the "
+                "engine does not read it. Remove it."
+            )
+        if offset:
+            os.lseek(fd, offset, os.SEEK_SET)
+        chunks = []
+        left = limit
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 16))):
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def size_owned(path: Path) -> int:
+    """The size of ``path`` itself (a link is not followed); 0 when missing."""
+    try:
+        return os.lstat(path).st_size
+    except FileNotFoundError:
+        return 0
 
 
 def conf_quote(value: str) -> str:
@@ -125,12 +186,17 @@ class Postgres:
 
     def __init__(self, bin_dir: str | Path, os_user: str = "postgres"):
         self.bin_dir = Path(bin_dir)
+        # The operating-system user the engine itself runs as: peer authentication maps
+        # it (and the node's user) to the superuser role on the private socket.
+        self.engine_user = pwd.getpwuid(os.geteuid()).pw_name
         if os.geteuid() == 0:
             entry = pwd.getpwnam(os_user)
             self.uid: int | None = entry.pw_uid
             self.gid: int | None = entry.pw_gid
+            self.os_user = os_user
         else:
             self.uid = self.gid = None
+            self.os_user = self.engine_user
         self.env = {
             "PATH": f"{self.bin_dir}:/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
@@ -191,21 +257,68 @@ class Postgres:
         )
 
     def own(self, path: Path) -> None:
+        """Give ``path`` (made by the engine, in a directory only it can write) to the
+        node's user; a link is never followed."""
         if self.uid is not None:
-            os.chown(path, self.uid, self.gid)
+            os.chown(path, self.uid, self.gid, follow_symlinks=False)
 
     def make_dir(self, path: Path, mode: int = 0o700) -> Path:
-        path.mkdir(parents=True, exist_ok=True)
-        path.chmod(mode)
-        self.own(path)
+        """Create ``path`` (and its missing parents) as the node's user with ``mode``.
+
+        As that user, because the parent may be the user's own directory: root's
+        mkdir, chmod and chown there could be sent elsewhere by a planted link.
+        """
+        if self.uid is None:
+            path.mkdir(parents=True, exist_ok=True)
+            path.chmod(mode)
+            return path
+        parent = path.parent
+        if not os.path.lexists(parent):
+            self.make_dir(parent, mode)
+        if os.stat(parent, follow_symlinks=False).st_uid != self.uid:
+            # The parent is the engine's (root's): root makes the directory, then hands
+            # it over; nobody else can change what the path names meanwhile.
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(path, mode)
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                raise UnsafeFile(f"{path} is a symbolic link; remove it.")
+            os.chmod(path, mode)
+            self.own(path)
+            return path
+        self.run(str(path), "mkdir", "-p", "-m", f"{mode:o}", "--", str(path))
+        self.run(str(path), "chmod", f"{mode:o}", "--", str(path))
         return path
 
     def write_file(self, path: Path, text: str, mode: int = 0o600) -> None:
+        """Replace ``path`` atomically with ``text``; as the node's user when root."""
         tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text)
-        tmp.chmod(mode)
-        self.own(tmp)
-        os.replace(tmp, path)
+        if self.uid is None:
+            tmp.write_text(text)
+            tmp.chmod(mode)
+            os.replace(tmp, path)
+            return
+        script = 'umask 077; rm -f -- "$1"; cat > "$1" && chmod "$2" -- "$1" && mv -f -- "$1" "$3"'
+        try:
+            done = subprocess.run(
+                ["sh", "-c", script, "write-file", str(tmp), f"{mode:o}", str(path)],
+                input=text,
+                capture_output=True,
+                text=True,
+                cwd="/",
+                env=self.env,
+                check=False,
+                timeout=60,
+                **self._drop,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise NodeFailed(f"Writing {path} did not finish within 60 s.") from error
+        if done.returncode != 0:
+            raise NodeFailed(f"Could not write {path}: {program_error(done.stderr)}")
+
+    def append_file(self, path: Path, text: str) -> None:
+        """Append ``text`` to ``path``; as the node's user when root."""
+        current = read_owned(path, self.uid, limit=1 << 22).decode()
+        self.write_file(path, current + text)
 
 
 def pid_alive(pid: int, data_dir: Path | None = None) -> bool:
@@ -255,31 +368,25 @@ class Node:
 
     def postmaster_pid(self) -> int | None:
         try:
-            first = (self.data / "postmaster.pid").read_text().split("\n", 1)[0]
+            first = read_owned(self.data / "postmaster.pid", self.pg.uid, 4096).split(b"\n")[0]
             return int(first)
-        except (FileNotFoundError, ValueError):
+        except (FileNotFoundError, NotADirectoryError, ValueError):
             return None
 
     def is_running(self) -> bool:
         pid = self.postmaster_pid()
         return pid is not None and pid_alive(pid, self.data)
 
-    def log_since(self, offset: int) -> str:
+    def log_since(self, offset: int, limit: int = 1 << 20) -> str:
         try:
-            with open(self.log, "rb") as handle:
-                handle.seek(offset)
-                return handle.read().decode(errors="replace")
+            return read_owned(self.log, self.pg.uid, limit, offset).decode(errors="replace")
         except FileNotFoundError:
             return ""
+        except UnsafeFile as error:
+            return f"FATAL: (the server log was not read: {error})"
 
     def log_tail(self, size: int = 20000) -> str:
-        try:
-            with open(self.log, "rb") as handle:
-                handle.seek(0, os.SEEK_END)
-                handle.seek(max(0, handle.tell() - size))
-                return handle.read().decode(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return self.log_since(max(0, size_owned(self.log) - size), size)
 
     def initdb(self) -> None:
         self.pg.make_dir(self.dir)
@@ -298,12 +405,12 @@ class Node:
             "--no-locale",
             "--wal-segsize=1",
         )
-        with open(self.data / "postgresql.conf", "a") as conf:
-            conf.write(
-                "\n# Engine-owned settings; ALTER SYSTEM still wins (postgresql.auto.conf).\n"
-                f"include = '{CONF_FILE}'\n"
-                f"include_if_exists = '{RECOVERY_CONF_FILE}'\n"
-            )
+        self.pg.append_file(
+            self.data / "postgresql.conf",
+            "\n# Engine-owned settings; ALTER SYSTEM still wins (postgresql.auto.conf).\n"
+            f"include = '{CONF_FILE}'\n"
+            f"include_if_exists = '{RECOVERY_CONF_FILE}'\n",
+        )
 
     def write_config(self, archive_command: str) -> None:
         settings = dict(BASE_SETTINGS)
@@ -324,22 +431,35 @@ class Node:
         (self.data / RECOVERY_CONF_FILE).unlink(missing_ok=True)
 
     def write_hba(self, cidrs: list[str]) -> None:
+        """No ``trust`` anywhere: the superuser only through peer authentication on the
+        private socket, as the engine's or the node's operating-system user; every other
+        role (and the superuser over TCP, which has no password) by SCRAM."""
         lines = [
             "# Written by localcloud from the group's firewall rules.",
-            # The socket directory is 0700, so only the engine's own user reaches it.
-            "local all all trust",
-            "local replication all trust",
+            f"local all {SUPERUSER} peer map={IDENT_MAP}",
+            f"local replication {SUPERUSER} peer map={IDENT_MAP}",
+            "local all all scram-sha-256",
             # Loopback admin access for the portal is always present.
             "host all all 127.0.0.1/32 scram-sha-256",
         ]
         lines += [f"host all all {cidr} scram-sha-256" for cidr in cidrs]
         self.pg.write_file(self.data / "pg_hba.conf", "\n".join(lines) + "\n")
+        self.write_ident({})
+
+    def write_ident(self, extra: dict[str, str]) -> None:
+        """pg_ident.conf: the engine's and the node's OS users are the superuser, plus
+        ``extra`` (database role -> OS user) for a preview."""
+        users = dict.fromkeys([self.pg.engine_user, self.pg.os_user], SUPERUSER)
+        lines = ["# Written by localcloud: who may be whom through peer authentication."]
+        lines += [f"{IDENT_MAP} {os_user} {role}" for os_user, role in users.items()]
+        lines += [f"{IDENT_MAP} {os_user} {role}" for role, os_user in extra.items()]
+        self.pg.write_file(self.data / "pg_ident.conf", "\n".join(lines) + "\n")
 
     def start(self) -> None:
         """Start the postmaster without waiting; ``wait_ready`` watches it."""
         if self.is_running():
             return
-        self.log_offset = self.log.stat().st_size if self.log.exists() else 0
+        self.log_offset = size_owned(self.log)
         if self.postmaster_pid() is not None:
             # A crashed postmaster left its lock files (and maybe children still attached
             # to its shared memory): end those, then drop the files. PostgreSQL would

@@ -18,7 +18,7 @@ import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from . import archive, backup
+from . import archive, backup, roles
 from .errors import LocalCloudError, NodeFailed, OutsideWindow, RestoreFailed
 from .model import format_time, parse_time
 from .node import Node, conf_quote
@@ -101,7 +101,7 @@ def _execute(engine: Engine, target: str, report: _Reporter) -> object:
     for node in engine.nodes(group):
         node.kill()
     shutil.rmtree(engine.group_dir(target), ignore_errors=True)
-    engine.pg.make_dir(engine.group_dir(target), 0o755)
+    engine.pg.make_dir(engine.group_dir(target), 0o700)
 
     report("sealing", None, 0)
     source_nodes = engine.nodes(source)
@@ -166,6 +166,9 @@ def _execute(engine: Engine, target: str, report: _Reporter) -> object:
         node.wait_ready(timeout=RECOVERY_TIMEOUT)
         promoted = datetime.now(UTC)
         node.drop_recovery()
+        # The source's roles came with its data, and it may predate the current rules.
+        with node.connect(group["database"]) as conn:
+            roles.secure(conn, group["admin_user"])
         report("backing up", record["name"], 80)
         # The new timeline's history file and first segment reach the node's own archive.
         archive.seal(node)

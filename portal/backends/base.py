@@ -68,6 +68,10 @@ class ServerGroup:
     nodes: tuple[Node, ...] = ()
     earliest_restore: datetime | None = None
     restored_from: str = ""  # the source group's name, when this one is a restore
+    # Immutable ids, where the cloud has them (localcloud): a name can be reused after a
+    # delete, an id never is, so lineage checks compare these.
+    uid: str = ""
+    restored_from_uid: str = ""
     restore_point: datetime | None = None  # the point it was restored to
     created_at: datetime | None = None
     has_backup: bool = False
@@ -231,6 +235,7 @@ class PreviewRows:
     rows: tuple[tuple[str | None, ...], ...]
     truncated: bool
     elapsed_ms: float
+    message: str = ""  # why the result was cut before the row limit (a byte budget)
 
 
 class Backend:

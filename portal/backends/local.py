@@ -124,6 +124,8 @@ class LocalBackend(Backend):
             ),
             earliest_restore=group.earliest_restore,
             restored_from=group.restored_from,
+            uid=group.uid,
+            restored_from_uid=group.restored_from_uid,
             restore_point=group.restore_point,
             created_at=group.created_at,
             has_backup=group.has_backup,
@@ -282,6 +284,7 @@ class LocalBackend(Backend):
             rows=result.rows,
             truncated=result.truncated,
             elapsed_ms=result.elapsed_ms,
+            message=result.message,
         )
 
     def preview_close(self, preview_id: str) -> bool:

@@ -42,7 +42,14 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
         self.stdout.write(f"localcloud agent: a pass every {options['interval']:g} s")
-        agent.run(stop)
+        try:
+            agent.run(stop)
+        finally:
+            # A preview is a PostgreSQL instance with a copy of a group's data: none may
+            # outlive the agent that sweeps them (make run's Ctrl-C ends here).
+            closed = engine.close_all_previews()
+            if closed:
+                self.stdout.write(f"localcloud agent: closed {len(closed)} preview(s)")
         if options["stop_nodes_on_exit"]:
             engine.stop_all()
             self.stdout.write("localcloud agent: stopped every node")
