@@ -187,7 +187,8 @@ class Engine:
         """Take group and other access away from what earlier versions of the engine
         left readable (a lock file, the event index, group directories)."""
         me = os.geteuid()
-        entries = [path for path in self.root.iterdir() if path.name not in ("groups", "bin")]
+        shared = ("groups", "bin", "events-tmp")
+        entries = [path for path in self.root.iterdir() if path.name not in shared]
         entries += list((self.root / "groups").iterdir())
         for path in entries:
             info = os.lstat(path)
@@ -199,7 +200,12 @@ class Engine:
     def private_problems(self) -> list[str]:
         """Entries under the root another local user could read, list or change (every
         deeper file sits in a directory of mode 0700); [] when all is private."""
-        allowed = {self.root: 0o011, self.root / "groups": 0o011, self.bin_dir: 0o010}
+        allowed = {
+            self.root: 0o011,
+            self.root / "groups": 0o011,
+            self.root / "events-tmp": 0o011,
+            self.bin_dir: 0o010,
+        }
         paths = [self.root, *self.root.iterdir()] if self.root.exists() else []
         for parent in (self.root / "groups", self.root / "previews"):
             if parent.is_dir():

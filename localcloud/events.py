@@ -687,7 +687,9 @@ def _index_stream(
     records = 0
     numbers = sorted(segments)
     scratch = engine.root / "events-tmp"
-    scratch.mkdir(exist_ok=True)
+    # Root's; the PostgreSQL user may only pass through it into its own subdirectory.
+    scratch.mkdir(mode=0o711, exist_ok=True)
+    scratch.chmod(0o711)
     while still_wanted():
         start = stream.resume_lsn // archive.SEGMENT_SIZE
         later = [number for number in numbers if number >= start]

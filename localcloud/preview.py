@@ -616,14 +616,13 @@ def _fetch(
         result = cursor.pgresult
         columns = tuple(result.fname(index).decode(encoding) for index in range(result.nfields))
         for row in range(result.ntuples):
-            size = sum(result.get_length(row, col) for col in range(result.nfields))
+            raw = [result.get_value(row, col) for col in range(result.nfields)]
+            size = sum(len(value) for value in raw if value is not None)
             widest = max(widest, size)
             fetched += size
             if fetched > MAX_BYTES:
                 return columns, rows, _cut_message(rows)
-            rows.append(
-                tuple(_value(result.get_value(row, col), encoding) for col in range(result.nfields))
-            )
+            rows.append(tuple(_value(value, encoding) for value in raw))
         if result.ntuples < count:
             break
     return columns, rows, ""
