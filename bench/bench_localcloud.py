@@ -75,7 +75,8 @@ def bench_large_restore(rec, engine: Engine, scale: int) -> None:
     group = engine.get_group(name)
 
     def load(node) -> None:
-        engine.pg.run(
+        # As the group's OS user: only it (and root) can open the group's socket folder.
+        engine.pg_for(engine.catalog.read()["groups"][name]).run(
             f"{name}/{node.name}",
             "pgbench",
             "-i",

@@ -141,15 +141,17 @@ class Stack:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
-        from localcloud.testing import kill_under
+        from localcloud.testing import kill_under, remove_os_users
 
         engine = self.engine()
         try:
             engine.stop_all()
         finally:
             kill_under(self.folder)
+            remove_os_users(engine)
             shutil.rmtree(self.folder, ignore_errors=True)
             shutil.rmtree(engine.socket_dir, ignore_errors=True)
+            shutil.rmtree(engine.sockets_root, ignore_errors=True)
 
     def __enter__(self) -> Stack:
         try:

@@ -39,6 +39,8 @@ case $ext in
     zst) zstd -q -1 -f -o "$tmp" "$src" || fail ;;
     *) gzip -1 -c "$src" > "$tmp" || fail ;;
 esac
+# Readable by the group's lineage (a restore of it reads and adopts it), nobody else.
+chmod 0640 "$tmp" || fail
 sync "$tmp" || fail
 mv -f "$tmp" "$dest" || fail
 sync "$dir"
@@ -93,14 +95,21 @@ def install_scripts(pg: Postgres, bin_dir: Path) -> None:
         os.replace(tmp, path)
 
 
+def _inline(script: str, name: str) -> str:
+    """``sh -c SCRIPT NAME``: the script travels in the setting itself, so a node needs
+    no file of the engine's to run it (and no user can change it for another)."""
+    body = "\n".join(
+        line for line in script.splitlines() if line.strip() and not line.startswith("#")
+    )
+    return f"sh -c {shlex.quote(body)} {name}"
+
+
 def archive_command(bin_dir: Path, archive: Path, ext: str) -> str:
-    script = shlex.quote(str(bin_dir / "archive-wal"))
-    return f"{script} {shlex.quote(str(archive))} {ext} %p %f"
+    return f"{_inline(ARCHIVE_SCRIPT, 'archive-wal')} {shlex.quote(str(archive))} {ext} %p %f"
 
 
 def restore_command(bin_dir: Path, archive: Path, ext: str) -> str:
-    script = shlex.quote(str(bin_dir / "restore-wal"))
-    return f"{script} {shlex.quote(str(archive))} {ext} %f %p"
+    return f"{_inline(RESTORE_SCRIPT, 'restore-wal')} {shlex.quote(str(archive))} {ext} %f %p"
 
 
 def wal_file_name(timeline: int, lsn: int, segment_size: int = SEGMENT_SIZE) -> str:

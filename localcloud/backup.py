@@ -60,6 +60,9 @@ def take(pg: Postgres, node: Node) -> dict:
         )
         ended = utcnow()
         manifest = read_manifest(pg, node.label, partial / "backup_manifest")
+        if pg.share_mode & 0o050:
+            # Readable by the lineage: a restore of this group unpacks and adopts it.
+            pg.run(node.label, "chmod", "-R", "g+rX", "--", str(partial))
         final = node.backups / backup_id
         partial.rename(final)
     finally:
@@ -116,7 +119,7 @@ def adopt(
     backup_id = promoted.strftime("%Y%m%dT%H%M%S%fZ")
     partial = node.backups / f".partial-{backup_id}"
     shutil.rmtree(partial, ignore_errors=True)
-    pg.make_dir(partial)
+    pg.make_dir(partial, pg.share_mode)
     try:
         for path in backup_dir(source, source_record).iterdir():
             archive.link_file(pg, path, partial / path.name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import grp
 import hashlib
 import os
 import secrets
@@ -19,7 +20,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from . import access, archive, backup, defaults, roles
+from . import access, archive, backup, defaults, osusers, roles
 from .catalog import Catalog
 from .errors import (
     Busy,
@@ -134,6 +135,7 @@ class Engine:
         self.large_change_rows = large_change_rows
         self.preview_ttl = preview_ttl
         self._prepared = False
+        self._pgs: dict[tuple[str, str], Postgres] = {}
         # Whatever the engine creates (catalog, lock files, event index, backups) is
         # its owner's alone unless it says otherwise; the process-wide mask backs up the
         # explicit modes, for files made by libraries (SQLite's -wal and -shm files).
@@ -150,20 +152,60 @@ class Engine:
         digest = hashlib.sha1(str(self.root).encode()).hexdigest()[:12]
         return Path("/tmp") / f"localcloud-{digest}"
 
+    @property
+    def sockets_root(self) -> Path:
+        """Root's folder (0711) of the per-user socket folders of groups that run as an
+        OS user of their own (the full socket path must stay under 108 bytes)."""
+        local = self.root / "sockets"
+        if len(str(local)) <= 72:
+            return local
+        digest = hashlib.sha1(str(self.root).encode()).hexdigest()[:12]
+        return Path("/tmp") / f"localcloud-{digest}-sockets"
+
     def group_dir(self, name: str) -> Path:
         return self.root / "groups" / name
 
-    def node(self, group: str, record: dict) -> Node:
+    def pg_for(self, group: dict) -> Postgres:
+        """How the programs of ``group`` run: as its own OS user when it has one (see
+        osusers.py), else as the engine's PostgreSQL user (groups made before, or an
+        engine that does not run as root)."""
+        user = group.get("os_user")
+        if not user:
+            return self.pg
+        key = (user, group["os_group"])
+        if key not in self._pgs:
+            if not osusers.exists_user(user):
+                return self.pg  # not made yet (a restore just reserved) or removed
+            self._pgs[key] = Postgres(self.pg.bin_dir, user, group["os_group"])
+        return self._pgs[key]
+
+    def group_socket_dir(self, group: dict) -> Path:
+        user = group.get("os_user")
+        return self.sockets_root / user if user else self.socket_dir
+
+    def node(self, group: dict | str, record: dict) -> Node:
+        """One node of ``group`` (its catalog record, or its name)."""
+        if isinstance(group, str):
+            group = self.catalog.read()["groups"].get(group) or {"name": group}
         return Node(
-            pg=self.pg,
-            label=f"{group}/{record['name']}",
-            dir=self.group_dir(group) / record["name"],
+            pg=self.pg_for(group),
+            label=f"{group['name']}/{record['name']}",
+            dir=self.group_dir(group["name"]) / record["name"],
             port=record["port"],
-            socket_dir=self.socket_dir,
+            socket_dir=self.group_socket_dir(group),
         )
 
     def nodes(self, group: dict) -> list[Node]:
-        return [self.node(group["name"], record) for record in group["nodes"]]
+        return [self.node(group, record) for record in group["nodes"]]
+
+    def make_group_dirs(self, group: dict) -> None:
+        """The group's OS user (when it has one), its folder and its socket folder."""
+        if group.get("os_user"):
+            osusers.ensure(group["os_user"], group["os_group"])
+        pg = self.pg_for(group)
+        if group.get("os_user"):
+            pg.make_dir(self.group_socket_dir(group), 0o700)
+        pg.make_dir(self.group_dir(group["name"]), pg.share_mode)
 
     def prepare(self) -> None:
         """Create the root so that the PostgreSQL user can traverse it and nobody else
@@ -176,6 +218,11 @@ class Engine:
         groups.mkdir(mode=0o711, exist_ok=True)
         groups.chmod(0o711)
         self.pg.make_dir(self.socket_dir, 0o700)
+        # Root's, passable by every group's OS user into a folder of its own.
+        for shared in (self.sockets_root, self.root / "previews"):
+            shared.mkdir(mode=0o711, parents=True, exist_ok=True)
+            os.chown(shared, os.geteuid(), os.getegid(), follow_symlinks=False)
+            shared.chmod(0o711)
         archive.install_scripts(self.pg, self.bin_dir)
         self._tighten()
         problems = self.private_problems()
@@ -187,7 +234,7 @@ class Engine:
         """Take group and other access away from what earlier versions of the engine
         left readable (a lock file, the event index, group directories)."""
         me = os.geteuid()
-        shared = ("groups", "bin", "events-tmp")
+        shared = ("groups", "bin", "events-tmp", "sockets", "previews")
         entries = [path for path in self.root.iterdir() if path.name not in shared]
         entries += list((self.root / "groups").iterdir())
         for path in entries:
@@ -204,7 +251,15 @@ class Engine:
             self.root: 0o011,
             self.root / "groups": 0o011,
             self.root / "events-tmp": 0o011,
+            self.root / "sockets": 0o011,
+            self.root / "previews": 0o011,
             self.bin_dir: 0o010,
+        }
+        # A group with an OS user of its own shares its folder with its lineage's group.
+        lineage = {
+            self.group_dir(name): group["os_group"]
+            for name, group in self.catalog.read()["groups"].items()
+            if group.get("os_group")
         }
         paths = [self.root, *self.root.iterdir()] if self.root.exists() else []
         for parent in (self.root / "groups", self.root / "previews"):
@@ -213,7 +268,11 @@ class Engine:
         problems = []
         for path in paths:
             info = os.lstat(path)
-            extra = stat.S_IMODE(info.st_mode) & 0o077 & ~allowed.get(path, 0)
+            permitted = allowed.get(path, 0)
+            if path in lineage and osusers.exists_group(lineage[path]):
+                if info.st_gid == grp.getgrnam(lineage[path]).gr_gid:
+                    permitted = 0o050
+            extra = stat.S_IMODE(info.st_mode) & 0o077 & ~permitted
             if stat.S_ISLNK(info.st_mode):
                 problems.append(f"{path} is a symbolic link; the engine made none there.")
             elif extra:
@@ -235,7 +294,7 @@ class Engine:
         nodes = []
         live = []
         for record in group["nodes"]:
-            node = self.node(group["name"], record)
+            node = self.node(group, record)
             running = node.is_running()
             live.append(running)
             nodes.append(
@@ -248,7 +307,7 @@ class Engine:
                     user=group["admin_user"],
                     running=running,
                     data_dir=str(node.data),
-                    socket_dir=str(self.socket_dir),
+                    socket_dir=str(node.socket_dir),
                     backups=tuple(Backup.from_record(b) for b in record.get("backups", [])),
                 )
             )
@@ -319,9 +378,14 @@ class Engine:
     def _new_record(self, data: dict, name: str, workers: int, **fields) -> dict:
         ports = self._allocate_ports(data, workers + 1)
         names = ["coordinator"] + [f"worker-{i}" for i in range(1, workers + 1)]
+        uid = str(uuid.uuid4())
         record = {
             "name": name,
-            "uid": str(uuid.uuid4()),
+            "uid": uid,
+            # As root, the group's nodes run as an OS user of its own (osusers.py); a
+            # restore joins its source's lineage group (begin_restore).
+            "os_user": osusers.user_name(uid) if os.geteuid() == 0 else None,
+            "os_group": osusers.lineage_name(uid) if os.geteuid() == 0 else None,
             "security": roles.VERSION,
             "subscription": fields.get("subscription") or self.subscription,
             "resource_group": fields.get("resource_group") or self.resource_group,
@@ -399,10 +463,10 @@ class Engine:
                 location=location,
             )
         try:
-            self.pg.make_dir(self.group_dir(name), 0o700)
+            self.make_group_dirs(group)
 
             def build(record: dict) -> dict:
-                node = self.node(name, record)
+                node = self.node(group, record)
                 node.initdb()
                 self.configure(group, record, node)
                 node.start()
@@ -430,7 +494,7 @@ class Engine:
                             sql.SQL("SET ROLE {}").format(sql.Identifier(group["admin_user"]))
                         )
                         setup(record["name"], conn)
-                return backup.take(self.pg, node)
+                return backup.take(node.pg, node)
 
             records = in_parallel(group["nodes"], build)
         except BaseException:
@@ -458,6 +522,13 @@ class Engine:
         shutil.rmtree(self.group_dir(name), ignore_errors=True)
         with self.catalog.change() as data:
             data["groups"].pop(name, None)
+            lineage_left = group is not None and any(
+                other.get("os_group") == group.get("os_group") for other in data["groups"].values()
+            )
+        if group is not None and group.get("os_user"):
+            shutil.rmtree(self.group_socket_dir(group), ignore_errors=True)
+            if not lineage_left:
+                osusers.remove_lineage(group["os_group"])
 
     def delete_group(self, name: str) -> None:
         with self.catalog.change() as data:
@@ -563,7 +634,7 @@ class Engine:
         group = self._record(self.catalog.read(), name)
         if self.get_group(name).status != "Ready":
             raise NotReady(f"Server group '{name}' is not running; start it to back it up.")
-        records = in_parallel(self.nodes(group), lambda node: backup.take(self.pg, node))
+        records = in_parallel(self.nodes(group), lambda node: backup.take(node.pg, node))
         with self.catalog.change() as data:
             stored = data["groups"].get(name)
             if stored is not None:
@@ -583,7 +654,8 @@ class Engine:
                 record["backups"] = [b for b in record["backups"] if b["id"] not in ids]
                 plans.append((record, list(record["backups"]), dropped))
         for record, kept, dropped in plans:
-            backup.expire(self.pg, self.node(name, record), kept, dropped, record["compression"])
+            node = self.node(group, record)
+            backup.expire(node.pg, node, kept, dropped, record["compression"])
         return sum(len(dropped) for _, _, dropped in plans)
 
     def backup_due(self, name: str, now: datetime | None = None) -> bool:
@@ -680,6 +752,10 @@ class Engine:
             group["owner"] = None
             group["restored_from"] = source
             group["restored_from_uid"] = source_record["uid"]
+            if source_record.get("os_user") and group["os_user"]:
+                group["os_group"] = source_record["os_group"]
+            else:  # from a group made before OS users: its files are the engine user's
+                group["os_user"] = group["os_group"] = None
             group["restore_point"] = format_time(point)
             group["restore"] = {"began_at": format_time(utcnow()), "latest": latest}
         return self._view(group)
@@ -692,6 +768,7 @@ class Engine:
         """
         from .restore import execute
 
+        self.prepare()
         while True:
             with self.catalog.change() as data:
                 group = self._record(data, target)
@@ -936,7 +1013,7 @@ class Engine:
         records = [record for record in group["nodes"] if record["name"] == node]
         if not records:
             raise NotFound(f"Server group '{name}' has no node '{node}'.")
-        handle = self.node(name, records[0])
+        handle = self.node(group, records[0])
         try:
             conn = handle.connect(dbname or group["database"])
         except psycopg.OperationalError as error:

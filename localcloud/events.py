@@ -594,7 +594,7 @@ def _unpack(engine: Engine, node: Node, files: list[Path], ext: str, into: Path)
     """Decompress archived segments into ``into`` (readable by the PostgreSQL user)."""
     if ext == "zst":
         try:
-            engine.pg.run(
+            node.pg.run(
                 node.label, "zstd", "-dq", "-f", "--output-dir-flat", str(into), *map(str, files)
             )
         except NodeFailed as error:
@@ -608,7 +608,7 @@ def _unpack(engine: Engine, node: Node, files: list[Path], ext: str, into: Path)
         # make the engine read anything else.
         target = into / path.name[:24]
         try:
-            engine.pg.run(
+            node.pg.run(
                 node.label, "sh", "-c", 'gzip -dc -- "$1" > "$2"', "gunzip", str(path), str(target)
             )
         except NodeFailed as error:
@@ -629,7 +629,7 @@ def _waldump(
     for rmgr in RMGRS:
         args += ["-r", rmgr]
     try:
-        process = engine.pg.open("pg_waldump", *args)
+        process = node.pg.open("pg_waldump", *args)
     except OSError as error:
         raise LocalCloudError(
             f"{node.label}: cannot run pg_waldump ({error.strerror}: "
@@ -711,7 +711,7 @@ def _index_stream(
         resumed_at = stream.resume_lsn
         directory = Path(tempfile.mkdtemp(prefix=f"{name}-{node.dir.name}-", dir=scratch))
         try:
-            engine.pg.own(directory)
+            node.pg.own(directory)
             _unpack(engine, node, [segments[number] for number in chosen], ext, directory)
             end = (chosen[-1] + 1) * archive.SEGMENT_SIZE
             status, errors = _waldump(engine, node, directory, stream, end, reader)
@@ -780,7 +780,7 @@ def index_group(engine: Engine, name: str) -> int:
         if not still_wanted():
             return 0
         for node_record in record["nodes"]:
-            node = engine.node(name, node_record)
+            node = engine.node(record, node_record)
             ext = node_record["compression"]
             # List the archive before reading the catalog: every record read then
             # precedes the snapshot of the names.

@@ -16,6 +16,7 @@ error, except the server's own log lines, read the same guarded way.
 from __future__ import annotations
 
 import contextlib
+import grp
 import os
 import pwd
 import re
@@ -119,7 +120,9 @@ def size_owned(path: Path) -> int:
 
 
 def conf_quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+    """A postgresql.conf string: a line break inside quotes is written as \\n."""
+    escaped = value.replace("\\", "\\\\").replace("'", "''").replace("\n", "\\n")
+    return "'" + escaped + "'"
 
 
 LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \w+ \[\d+\] ")
@@ -184,16 +187,22 @@ def full_file_system(args: tuple[str, ...]) -> str | None:
 class Postgres:
     """How PostgreSQL programs are run on this machine: which binaries, as whom."""
 
-    def __init__(self, bin_dir: str | Path, os_user: str = "postgres"):
+    def __init__(self, bin_dir: str | Path, os_user: str = "postgres", os_group: str | None = None):
+        """``os_group``: a group's lineage (see osusers.py); its archive and backups are
+        then readable by that group (folders 0750, files 0640)."""
         self.bin_dir = Path(bin_dir)
         # The operating-system user the engine itself runs as: peer authentication maps
         # it (and the node's user) to the superuser role on the private socket.
         self.engine_user = pwd.getpwuid(os.geteuid()).pw_name
+        self.share_mode = 0o700
         if os.geteuid() == 0:
             entry = pwd.getpwnam(os_user)
             self.uid: int | None = entry.pw_uid
             self.gid: int | None = entry.pw_gid
             self.os_user = os_user
+            if os_group:
+                self.gid = grp.getgrnam(os_group).gr_gid
+                self.share_mode = 0o750
         else:
             self.uid = self.gid = None
             self.os_user = self.engine_user
@@ -389,9 +398,8 @@ class Node:
         return self.log_since(max(0, size_owned(self.log) - size), size)
 
     def initdb(self) -> None:
-        self.pg.make_dir(self.dir)
-        self.pg.make_dir(self.archive)
-        self.pg.make_dir(self.backups)
+        for path in (self.dir, self.archive, self.backups):
+            self.pg.make_dir(path, self.pg.share_mode)
         self.pg.run(
             self.label,
             "initdb",

@@ -108,12 +108,15 @@ def previews_dir(engine: Engine) -> Path:
 
 
 def preview_node(engine: Engine, record: dict) -> Node:
+    """The preview's server, run as its group's OS user (the preview reads that group's
+    backup and archive), listening in that user's socket folder."""
+    owner = {"os_user": record.get("os_user"), "os_group": record.get("os_group")}
     return Node(
-        pg=engine.pg,
+        pg=engine.pg_for(owner),
         label=f"preview {record['id']} of {record['group']}/{record['node']}",
         dir=previews_dir(engine) / record["id"],
         port=record["port"],
-        socket_dir=engine.socket_dir,
+        socket_dir=engine.group_socket_dir(owner),
     )
 
 
@@ -140,15 +143,15 @@ def _get(engine: Engine, preview_id: str) -> dict:
     return record
 
 
-def _allocate_port(engine: Engine, data: dict) -> int:
+def _allocate_port(engine: Engine, data: dict, socket_dir: Path) -> int:
     """A port below the base port that no other preview has and no socket file uses."""
     taken = {record["port"] for record in data.get("previews", {}).values()}
     taken |= {node["port"] for group in data["groups"].values() for node in group["nodes"]}
     port = engine.base_port - 1
     while port >= 1024:
         sockets = (
-            engine.socket_dir / f".s.PGSQL.{port}",
-            engine.socket_dir / f".s.PGSQL.{port}.lock",
+            socket_dir / f".s.PGSQL.{port}",
+            socket_dir / f".s.PGSQL.{port}.lock",
         )
         if port not in taken and not any(path.exists() for path in sockets):
             return port
@@ -189,7 +192,7 @@ def start(engine: Engine, name: str, point: datetime, node: str, ttl: timedelta)
         else None
     )
     engine.prepare()
-    source = engine.node(name, source_record)
+    source = engine.node(group, source_record)
     if source.is_running():
         archive.seal(source)
 
@@ -206,7 +209,9 @@ def start(engine: Engine, name: str, point: datetime, node: str, ttl: timedelta)
             "group": name,
             "node": node,
             "point": format_time(point),
-            "port": _allocate_port(engine, data),
+            "port": _allocate_port(engine, data, engine.group_socket_dir(group)),
+            "os_user": group.get("os_user"),
+            "os_group": group.get("os_group"),
             "created_at": format_time(now),
             "expires_at": format_time(now + ttl),
             "phase": "creating",
@@ -263,8 +268,7 @@ def _build(
     chosen: dict,
 ) -> None:
     """Unpack ``chosen`` into the preview's data directory and write its configuration."""
-    pg = engine.pg
-    pg.make_dir(previews_dir(engine), 0o700)
+    pg = server.pg
     pg.make_dir(server.dir)
     pg.make_dir(server.data)
     files = backup.backup_dir(source, chosen)
@@ -284,7 +288,7 @@ def _build(
             # A Unix socket in the engine's private socket directory, nothing on TCP.
             "listen_addresses": "''",
             "port": str(record["port"]),
-            "unix_socket_directories": conf_quote(str(engine.socket_dir)),
+            "unix_socket_directories": conf_quote(str(server.socket_dir)),
             "cluster_name": conf_quote(f"preview-{record['id']}"),
             # It can never archive, so never into the source's archive.
             "archive_mode": "off",
@@ -326,7 +330,7 @@ def _build(
 
 def _standby_minimums(engine: Engine, server: Node) -> dict[str, int]:
     """The backup's values of the settings a hot standby needs at least as high."""
-    done = engine.pg.run(server.label, "pg_controldata", "-D", str(server.data))
+    done = server.pg.run(server.label, "pg_controldata", "-D", str(server.data))
     found = {}
     for line in done.stdout.splitlines():
         key, _, value = line.partition(":")
@@ -513,9 +517,12 @@ def query(engine: Engine, preview_id: str, sql: str, *, limit: int, timeout: flo
         with conn:
             deadline.start()
             conn.execute("BEGIN READ ONLY")
+            # The statement timeout comes first, so that an ordinary query is cancelled
+            # (and says so); termination at the deadline is for one that traps cancels.
+            grace = min(0.2, timeout / 5)
             conn.execute(
                 pgsql.SQL("SET LOCAL statement_timeout = {}").format(
-                    pgsql.Literal(max(1, int(timeout * 1000)))
+                    pgsql.Literal(max(1, int((timeout - grace) * 1000)))
                 )
             )
             cursor = conn.cursor()
@@ -524,7 +531,7 @@ def query(engine: Engine, preview_id: str, sql: str, *, limit: int, timeout: flo
             columns, rows, message = _fetch(conn, cursor, limit)
             conn.execute("ROLLBACK")
     except psycopg.Error as error:
-        if deadline.fired:
+        if deadline.fired and not isinstance(error, psycopg.errors.QueryCanceled):
             raise LocalCloudError(
                 f"The query was stopped at its deadline of {timeout:g} s (the server ended it)."
             ) from error
@@ -690,11 +697,12 @@ def _query_error(error: psycopg.Error, timeout: float, offset: int) -> LocalClou
 def _remove_server(engine: Engine, record: dict) -> None:
     """Stop the server, delete the preview's directory and the socket files a killed
     postmaster leaves in the shared socket directory."""
-    preview_node(engine, record).remove()
-    base = engine.socket_dir / f".s.PGSQL.{record['port']}"
+    server = preview_node(engine, record)
+    server.remove()
+    base = server.socket_dir / f".s.PGSQL.{record['port']}"
     lock = base.with_name(base.name + ".lock")
     try:
-        owner = int(read_owned(lock, engine.pg.uid, 4096).split(b"\n")[0])
+        owner = int(read_owned(lock, server.pg.uid, 4096).split(b"\n")[0])
     except (OSError, ValueError, LocalCloudError):
         owner = None
     if owner is None or not pid_alive(owner):

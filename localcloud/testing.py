@@ -1,7 +1,8 @@
 """Helpers for tests of code built on localcloud (framework-free, like the engine).
 
 ``temporary_engine`` gives an engine on a fresh root under /tmp that the postgres
-user can traverse, and stops every process serving it on exit, whatever happened.
+user can traverse, and stops every process serving it on exit, whatever happened (and
+removes the OS users and groups made for its groups).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import psycopg
 
+from . import osusers
 from .engine import Engine
 
 TICKS = "CREATE TABLE ticks (id bigserial PRIMARY KEY, node text NOT NULL)"
@@ -51,6 +53,16 @@ def kill_under(root: Path, timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
+def remove_os_users(engine: Engine) -> None:
+    """Remove the OS users and groups of every group left in ``engine``'s catalog (their
+    processes must be gone): a test root is deleted without deleting its groups."""
+    if not engine.catalog.path.exists():
+        return
+    groups = engine.catalog.read()["groups"].values()
+    for lineage in {group.get("os_group") for group in groups} - {None}:
+        osusers.remove_lineage(lineage)
+
+
 @contextlib.contextmanager
 def temporary_engine(**options) -> Iterator[Engine]:
     root = Path(tempfile.mkdtemp(prefix="lc-", dir="/tmp"))
@@ -63,8 +75,10 @@ def temporary_engine(**options) -> Iterator[Engine]:
             engine.stop_all()
         finally:
             kill_under(root)
+            remove_os_users(engine)
             shutil.rmtree(root, ignore_errors=True)
             shutil.rmtree(engine.socket_dir, ignore_errors=True)
+            shutil.rmtree(engine.sockets_root, ignore_errors=True)
 
 
 def create_ticks(node: str, conn: psycopg.Connection) -> None:

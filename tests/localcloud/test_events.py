@@ -308,13 +308,13 @@ def test_a_damaged_segment_is_named_and_does_not_stop_the_agent(engine: Engine):
         ext = record["compression"]
         victim = node.archive / f"{archive.wal_file_name(1, start)}.{ext}"
         raw = node.dir / "victim"  # where the PostgreSQL user may write
-        engine.pg.run("test", "zstd", "-dq", "-f", "-o", str(raw), str(victim))
+        node.pg.run("test", "zstd", "-dq", "-f", "-o", str(raw), str(victim))
         data = bytearray(raw.read_bytes())
         offset = start % archive.SEGMENT_SIZE
         end = min(offset + 4096, len(data))
         data[offset:end] = b"\xa5" * (end - offset)
         raw.write_bytes(bytes(data))
-        engine.pg.run("test", "zstd", "-q", "-f", "-o", str(victim), str(raw))
+        node.pg.run("test", "zstd", "-q", "-f", "-o", str(victim), str(raw))
         raw.unlink()
 
         with pytest.raises(LocalCloudError) as caught:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from localcloud import Engine
-from localcloud.testing import create_ticks, kill_under, processes_under
+from localcloud.testing import create_ticks, kill_under, processes_under, remove_os_users
 from portal.backends import get_backend
 from restore_wizard.models import RestoreOperation
 from restore_wizard.services import restore_operation_run, restore_operation_start
@@ -51,7 +51,9 @@ def small_disk():
             engine.stop_all()
         finally:
             kill_under(mountpoint)
+            remove_os_users(engine)
             shutil.rmtree(engine.socket_dir, ignore_errors=True)
+            shutil.rmtree(engine.sockets_root, ignore_errors=True)
             subprocess.run(["umount", str(mountpoint)], check=True)
             mountpoint.rmdir()
     assert processes_under(mountpoint) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -148,7 +149,7 @@ def test_admin_reaches_no_other_group(engine):
     done = as_nobody(
         psql,
         "-h",
-        str(engine.socket_dir),
+        str(b.coordinator.socket_dir),
         "-p",
         str(b.coordinator.port),
         "-U",
@@ -168,6 +169,22 @@ def test_admin_reaches_no_other_group(engine):
     for node in engine.get_group("ten-a").nodes + b.nodes:
         hba = Path(node.data_dir, "pg_hba.conf").read_text()
         assert "trust" not in [word for line in hba.splitlines() for word in line.split()]
+
+
+def test_each_group_runs_as_its_own_os_user_that_reaches_no_other_group(engine):
+    a, b = os_user(engine, "ten-a"), os_user(engine, "ten-b")
+    assert a != b and "postgres" not in (a, b)
+    for name, user in (("ten-a", a), ("ten-b", b)):
+        for node in engine.get_group(name).nodes:
+            pid = int(Path(node.data_dir, "postmaster.pid").read_text().split()[0])
+            assert Path(f"/proc/{pid}").stat().st_uid == pwd.getpwnam(user).pw_uid
+    other = engine.get_group("ten-b").coordinator
+    archived = sorted(Path(other.data_dir).parent.joinpath("archive").iterdir())[0]
+    for path in (other.data_dir, f"{other.data_dir}/PG_VERSION", str(archived)):
+        done = subprocess.run(  # noqa: S603
+            ["cat", path], user=a, extra_groups=[], capture_output=True, cwd="/", check=False
+        )
+        assert done.returncode != 0 and b"Permission denied" in done.stderr
 
 
 def test_preview_refuses_an_admin_role_that_was_superuser_at_the_point(engine):
@@ -200,10 +217,14 @@ def secret_file():
     directory.rmdir()
 
 
-def plant_link(target: Path, link: Path) -> None:
-    """As the nodes' OS user, as an attacker who got a shell as that user would."""
+def os_user(engine, group: str) -> str:
+    return engine.catalog.read()["groups"][group]["os_user"]
+
+
+def plant_link(user: str, target: Path, link: Path) -> None:
+    """As a group's OS user, as an attacker who got a shell as that user would."""
     subprocess.run(  # noqa: S603
-        ["ln", "-sfn", str(target), str(link)], user="postgres", check=True, cwd="/"
+        ["ln", "-sfn", str(target), str(link)], user=user, extra_groups=[], check=True, cwd="/"
     )
 
 
@@ -215,7 +236,7 @@ def test_history_file_replaced_by_a_link_leaks_nothing(engine, secret_file):
         if phase == "backing up" and percent == 80 and node:
             data = engine.group_dir("ten-linked") / node / "data"
             for history in (data / "pg_wal").glob("*.history"):
-                plant_link(secret, history)
+                plant_link(os_user(engine, "ten-linked"), secret, history)
                 planted.append(history)
 
     with pytest.raises(RestoreFailed) as caught:
@@ -234,7 +255,7 @@ def test_server_log_replaced_by_a_link_is_not_read(engine, secret_file):
     saved = node.dir / "server.log.saved"
     os.rename(node.log, saved)
     try:
-        plant_link(secret, node.log)
+        plant_link(os_user(engine, "ten-b"), secret, node.log)
         assert marker not in node.log_tail()
         assert marker not in str(node.died("test"))
         with pytest.raises(UnsafeFile):
@@ -407,3 +428,26 @@ def test_previews_stop_when_the_agent_stops(engine):
     assert engine.list_previews() == []
     assert processes_under(engine.root / "previews") == []
     assert json.loads(json.dumps(engine.catalog.read().get("previews", {}))) == {}
+
+
+def test_the_agent_refuses_to_start_on_a_root_others_can_enter(tmp_path):
+    root = tmp_path / "lc"
+    root.mkdir()
+    stray = root / "catalog.json"
+    stray.write_text("{}")
+    # Not the engine's (its owner is another user): the engine does not fix it, it says so.
+    os.chown(stray, 65534, 65534)
+    stray.chmod(0o644)
+    env = dict(os.environ, LOCALCLOUD_ROOT=str(root), PORTAL_BACKENDS="local")
+    env["LOCALCLOUD_BASE_PORT"] = str(BASE_PORT)
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "localcloud_agent", "--once"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert f"chmod go-rwx {stray}" in done.stderr and "Traceback" not in done.stderr

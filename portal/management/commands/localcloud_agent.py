@@ -6,8 +6,9 @@ from __future__ import annotations
 import signal
 import threading
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from localcloud import LocalCloudError
 from localcloud.agent import Agent
 
 from .servergroups import local_engine
@@ -29,6 +30,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         engine = local_engine(options["backend"])
+        try:
+            # The start-up check: the root holds admin passwords and every group's data.
+            engine.prepare()
+        except LocalCloudError as error:
+            raise CommandError(error.message) from error
         agent = Agent(engine, interval=options["interval"])
         if options["once"]:
             for line in agent.run_once():
