@@ -11,6 +11,7 @@ import os
 import re
 import shlex
 import shutil
+import stat
 import time
 from datetime import datetime
 from pathlib import Path
@@ -225,7 +226,9 @@ def cleanup(pg: Postgres, node: Node, oldest_needed: str, ext: str) -> None:
 
 
 def archive_size(node: Node) -> int:
-    return sum(path.stat().st_size for path in node.archive.iterdir() if path.is_file())
+    """Bytes of the regular files in the archive (a planted link is not followed)."""
+    sizes = (os.lstat(path) for path in node.archive.iterdir())
+    return sum(info.st_size for info in sizes if stat.S_ISREG(info.st_mode))
 
 
 def check_tools() -> list[str]:

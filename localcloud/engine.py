@@ -219,7 +219,7 @@ class Engine:
         groups.chmod(0o711)
         self.pg.make_dir(self.socket_dir, 0o700)
         # Root's, passable by every group's OS user into a folder of its own.
-        for shared in (self.sockets_root, self.root / "previews"):
+        for shared in (self.sockets_root, self.root / "previews", self.root / "events-tmp"):
             shared.mkdir(mode=0o711, parents=True, exist_ok=True)
             os.chown(shared, os.geteuid(), os.getegid(), follow_symlinks=False)
             shared.chmod(0o711)

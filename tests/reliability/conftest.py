@@ -149,17 +149,18 @@ def fingerprint(engine: Engine, group: str) -> dict[str, tuple]:
 def archiving_blocked(engine: Engine, group: str) -> Iterator[None]:
     """The group's WAL archive refuses writes: a seal waits (up to 30 s) while it lasts.
 
-    The archive directories belong to the postgres user; mode 0500 keeps them readable
-    (restores read them) but not writable.
+    The archive directories belong to the group's OS user; taking the write bits keeps
+    them readable (restores, as the lineage, read them) but not writable.
     """
     nodes = engine.nodes(engine.catalog.read()["groups"][group])
-    for node in nodes:
-        node.archive.chmod(0o500)
+    modes = [node.archive.stat().st_mode & 0o7777 for node in nodes]
+    for node, mode in zip(nodes, modes, strict=True):
+        node.archive.chmod(mode & ~0o222)
     try:
         yield
     finally:
-        for node in nodes:
-            node.archive.chmod(0o700)
+        for node, mode in zip(nodes, modes, strict=True):
+            node.archive.chmod(mode)
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from localcloud import InvalidName, LocalCloudError, NotFound, RestoreFailed
+from localcloud.agent import Agent
 from localcloud.catalog import legacy_uid
 from localcloud.engine import PG_BIN
 from localcloud.names import name_problem
@@ -451,3 +452,27 @@ def test_the_agent_refuses_to_start_on_a_root_others_can_enter(tmp_path):
     )
     assert done.returncode != 0
     assert f"chmod go-rwx {stray}" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_group_made_before_these_rules_is_secured_by_the_agent(engine):
+    """As the previous version left a group: trust in pg_hba, CREATEROLE, and a
+    server-access role already taken."""
+    group = engine.catalog.read()["groups"]["ten-b"]
+    node = engine.nodes(group)[0]
+    old_hba = "local all all trust\nhost all all 127.0.0.1/32 trust\n"
+    node.pg.write_file(node.data / "pg_hba.conf", old_hba)
+    with engine.connect("ten-b") as conn:
+        conn.execute("SELECT pg_reload_conf()")
+        conn.execute("ALTER ROLE citus CREATEROLE")
+        conn.execute("GRANT pg_execute_server_program TO citus")
+    with engine.catalog.change() as data:
+        data["groups"]["ten-b"].pop("security")
+
+    assert "ten-b: applied the current security rules" in Agent(engine).run_once()
+
+    with admin(engine, "ten-b") as conn:
+        assert refused(conn, "COPY secrets FROM PROGRAM 'id'") == "42501"
+        assert refused(conn, "GRANT pg_read_server_files TO citus") == "42501"
+    with pytest.raises(psycopg.OperationalError, match="authentication failed"):
+        admin(engine, "ten-b", user="postgres", password="postgres")
+    assert "trust" not in (node.data / "pg_hba.conf").read_text()
