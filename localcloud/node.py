@@ -1,9 +1,10 @@
 """One PostgreSQL instance: initdb, the engine-owned configuration, start and stop.
 
 PostgreSQL refuses to run as root. When the engine runs as root, every PostgreSQL
-program runs as the ``postgres`` system user (through ``subprocess.run(user=...)``,
-which is safe with threads, unlike ``preexec_fn``) and everything the engine creates
-is chowned to it; as a normal user the programs run directly.
+program runs as the OS user of the node's group (see osusers.py; ``postgres`` for groups
+made before) through ``subprocess.run(user=...)``, which is safe with threads, unlike
+``preexec_fn``, and everything the engine creates is that user's; as a normal user the
+programs run directly.
 
 Privilege separation: a node's directory belongs to that user, who may put a symbolic
 link or a hard link anywhere in it. So the engine, running as root, never opens a path

@@ -30,7 +30,8 @@ the query's backend from a superuser connection (``pg_terminate_backend``), whic
 PL/pgSQL handler for ``query_canceled`` cannot trap. Rows are fetched in chunks and
 counted in bytes as well: past ``MAX_BYTES`` the result is cut, with a message.
 
-Previews listen on a Unix socket only, in the engine's socket directory, on ports
+A preview runs as its group's OS user (osusers.py) and listens on a Unix socket only, in
+that user's socket folder (the engine's shared one for groups without a user), on ports
 counted down from just below the engine's base port, so they can never take a port a
 group's node is given (those count up from the base port).
 """
@@ -285,7 +286,7 @@ def _build(
         settings[key] = str(max(int(settings.get(key, value)), value))
     settings.update(
         {
-            # A Unix socket in the engine's private socket directory, nothing on TCP.
+            # A Unix socket in the group's private socket folder, nothing on TCP.
             "listen_addresses": "''",
             "port": str(record["port"]),
             "unix_socket_directories": conf_quote(str(server.socket_dir)),
