@@ -135,11 +135,10 @@ class Engine:
         self.large_change_rows = large_change_rows
         self.preview_ttl = preview_ttl
         self._prepared = False
+        # Whatever the engine creates (catalog, lock files, event index) gets an explicit
+        # mode; the programs it runs get umask 077 (node.Postgres). The process umask is
+        # the portal's, left alone.
         self._pgs: dict[tuple[str, str], Postgres] = {}
-        # Whatever the engine creates (catalog, lock files, event index, backups) is
-        # its owner's alone unless it says otherwise; the process-wide mask backs up the
-        # explicit modes, for files made by libraries (SQLite's -wal and -shm files).
-        os.umask(0o077)
 
     # Paths ---------------------------------------------------------------------------
 

@@ -239,6 +239,7 @@ class Postgres:
                 env=self.env,
                 timeout=timeout,
                 check=False,
+                umask=0o077,
                 **self._drop,
             )
         except subprocess.TimeoutExpired as error:
@@ -263,6 +264,7 @@ class Postgres:
             text=True,
             cwd="/",
             env=self.env,
+            umask=0o077,
             **self._drop,
         )
 
@@ -318,6 +320,7 @@ class Postgres:
                 env=self.env,
                 check=False,
                 timeout=60,
+                umask=0o077,
                 **self._drop,
             )
         except subprocess.TimeoutExpired as error:

@@ -104,6 +104,11 @@ def test_a_function_that_traps_cancels_does_not_hold_the_web_thread(operator_cli
 
     assert answer.status_code == 200
     assert 'class="error" role="alert"' in answer.text
-    assert "did not finish within 1 s" in answer.text or "canceling" in answer.text
+    # The engine ends the query's backend at the deadline (the server side), or the web
+    # thread's own wait runs out first (the portal side): either way a clear message.
+    assert any(
+        words in answer.text
+        for words in ("stopped at its deadline of 1 s", "did not finish within 1 s", "canceling")
+    )
     # Nothing keeps running the function: its backend was ended, or its preview closed.
     assert wait_until(lambda: not stubborn_running(engine, preview_id))
