@@ -69,13 +69,16 @@ def test_web_server_killed_while_a_restore_is_followed_loses_nothing(
 
     portal.web(port)
     html = client.get(page).text
-    panel = client.get("/notifications/").text
+    # The badge first: viewing the Notifications page reads them and clears it.
     badge = client.get("/notifications/badge/").text
+    panel = client.get("/notifications/").text
+    badge_after = client.get("/notifications/badge/").text
 
     assert "rel-web is ready." in html
     assert "The restore operation has been initiated" in panel
     assert "Restore succeeded: rel-web is ready" in panel
     assert ">2<" in badge
+    assert "badge-empty" in badge_after
     assert Notification.objects.filter(user=operator).count() == 2
     assert get_backend("local").admin_password(SOURCE) not in portal.log()
     engine.delete_group("rel-web")
