@@ -26,24 +26,11 @@ What Azure really answers, and this module relies on (see docs/azure.md):
 from __future__ import annotations
 
 import json
-import logging
-import os
 import re
-import threading
-import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from azure.core.exceptions import (
-    AzureError,
-    ClientAuthenticationError,
-    DecodeError,
-    HttpResponseError,
-    ServiceRequestError,
-    ServiceResponseError,
-)
+from azure.core.exceptions import AzureError, HttpResponseError
 from azure.core.pipeline import PipelineContext, PipelineResponse
 from azure.core.polling import LROPoller
 from azure.mgmt.core.polling.arm_polling import ARMPolling
@@ -52,8 +39,16 @@ from azure.mgmt.cosmosdbforpostgresql import models as m
 
 from portal.instants import utc_text
 
+from .azure_common import (
+    _TERMINAL,
+    TOKEN_VERSION,
+    ArmBackend,
+    _aware,
+    _SubmitOnly,
+    _Watched,
+    translate,
+)
 from .base import (
-    Backend,
     BackendError,
     CopyResult,
     FirewallRule,
@@ -68,29 +63,12 @@ from .base import (
     ServerGroup,
 )
 
-log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
 RESOURCE_TYPE = "Microsoft.DBforPostgreSQL/serverGroupsv2"
-PORTAL_URL = "https://portal.azure.com"
-TOKEN_VERSION = 1
-# Real ARM's async-operation answers carry no Retry-After for this API; the SDK then
-# waits its own default between polls.
-DEFAULT_POLLING_INTERVAL = 30.0
 _ID = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
     r"/providers/Microsoft\.DBforPostgreSQL/serverGroupsv2/(?P<name>[^/]+)$",
     re.IGNORECASE,
 )
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
-# A JWT or a long opaque secret must never reach a message, even if an SDK puts one there.
-_SECRETISH = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*|Bearer\s+\S+", re.IGNORECASE)
-_CREDENTIAL_HINT = (
-    "Set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for a service principal, "
-    "or run the portal with a managed or workload identity (or after `az login`)."
-)
-_TERMINAL = {"succeeded", "failed", "canceled"}
 # The swagger's ClusterNameParameter (2022-11-08): 3 to 40 lowercase letters, digits and
 # hyphens, neither starting nor ending with a hyphen, and not digits only.
 NAME_RULE = re.compile(r"^(?![0-9]+$)(?!-)[a-z0-9-]{3,40}(?<!-)$")
@@ -151,14 +129,6 @@ def parse_id(group_id: str) -> tuple[str, str, str]:
     return match["sub"], match["rg"], match["name"]
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
 def _status(cluster: m.Cluster) -> str:
     provisioning = (cluster.provisioning_state or "").lower()
     state = (cluster.state or "").lower()
@@ -191,191 +161,25 @@ def _not_reported(name: str) -> str:
     )
 
 
-def _scrub(text: str) -> str:
-    text = _SECRETISH.sub("[redacted]", text or "")
-    secret = os.environ.get("AZURE_CLIENT_SECRET")
-    if secret:
-        text = text.replace(secret, "[redacted]")
-    return text.strip()
-
-
-def _arm_error(error: HttpResponseError) -> tuple[str, str]:
-    """ARM's own error code and message, word for word when ARM sent them."""
-    odata = getattr(error, "error", None)
-    code = getattr(odata, "code", None) or ""
-    message = getattr(odata, "message", None) or ""
-    if not message:
-        message = (error.message or str(error)).splitlines()[0]
-    return code, _scrub(message)
-
-
-def _retry_after(error: HttpResponseError) -> str:
-    headers = getattr(error.response, "headers", None) or {}
-    return headers.get("Retry-After", "") or headers.get("retry-after", "")
-
-
-def translate(error: AzureError, doing: str, subscription: str = "") -> BackendError:
-    """One BackendError for an SDK failure; ``doing`` completes "Could not ...".
-
-    Never includes a credential or a token: SDK messages are scrubbed.
-    """
-    where = f" in subscription {subscription}" if subscription else ""
-    if isinstance(error, ClientAuthenticationError):
-        first = _scrub((error.message or str(error)).splitlines()[0])
-        return BackendError(
-            f"Could not {doing}: Azure did not accept the portal's credentials ({first}). "
-            f"{_CREDENTIAL_HINT}",
-            code="AuthenticationFailed",
-        )
-    if isinstance(error, (ServiceRequestError, ServiceResponseError)):
-        return BackendError(
-            f"Could not {doing}: Azure Resource Manager (management.azure.com) could not be "
-            "reached. Check the network or proxy, then try again.",
-            permanent=False,
-            code="NetworkError",
-        )
-    if isinstance(error, HttpResponseError):
-        code, message = _arm_error(error)
-        status = error.status_code
-        if status == 429:
-            wait = _retry_after(error)
-            when = f"in {wait} seconds" if wait.isdigit() else "in a minute"
-            return BackendError(
-                f"Could not {doing}: Azure is throttling the portal's requests{where} "
-                f"(429 {code or 'TooManyRequests'}). Try again {when}.",
-                permanent=False,
-                code=code or "TooManyRequests",
-            )
-        if status == 404 and code == "SubscriptionNotFound":
-            return BackendError(
-                f"Could not {doing}: subscription {subscription} was not found, or the portal's "
-                f"identity cannot see it. {code}: {message}",
-                code=code,
-            )
-        if status == 404:
-            return NotFound(f"Could not {doing}: {code or 'NotFound'}: {message}", code=code)
-        if status == 403:
-            return BackendError(
-                f"Could not {doing}{where}: Azure denied the portal's identity access. "
-                f"{code or 'Forbidden'}: {message}",
-                code=code or "Forbidden",
-            )
-        if status == 200 and not isinstance(error, DecodeError):
-            # A long-running operation that ended Failed: its status answer was a 200, and
-            # ARM's code and message are the whole news.
-            return BackendError(
-                f"Could not {doing}: Azure reported {code or 'Failed'}: {message}", code=code
-            )
-        transient = status is not None and (status >= 500 or status == 408)
-        answered = f"{status} {code}" if code else f"{status}"
-        return BackendError(
-            f"Could not {doing}: Azure answered {answered}: {message}",
-            permanent=not transient,
-            code=code,
-        )
-    return BackendError(
-        f"Could not {doing}: {_scrub(str(error).splitlines()[0] if str(error) else '')}",
-        permanent=False,
-    )
-
-
-class _SubmitOnly(ARMPolling):
-    """Polls nothing: ``begin_restore`` only sends the PUT and keeps the continuation token,
-    so no background thread keeps polling in the web or worker process."""
-
-    def run(self) -> None:
-        return None
-
-
-class _Watched(ARMPolling):
-    """ARM polling that remembers each status it sees, for progress reports."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.seen: list[str] = []
-
-    def update_status(self) -> None:
-        super().update_status()
-        self.seen.append(self.status())
-
-
-class AzureBackend(Backend):
+class AzureBackend(ArmBackend):
     """Server groups in one or more Azure subscriptions."""
 
     key = "azure"
     label = "Azure"
-    can_restore = True
-    has_alerts = True
+    client_class = CosmosdbForPostgresqlMgmtClient
+    listing = "server groups"
+    not_ours = "Server group '{name}' is not among the portal's Azure server groups."
+    log_name = "Azure backend"
+    parse_id = staticmethod(parse_id)
 
-    def __init__(
-        self,
-        key: str = "azure",
-        *,
-        subscription_ids: list[str] | str,
-        resource_group: str = "",
-        credential: Any = None,
-        transport: Any = None,
-        cache_seconds: float = 30,
-        polling_interval: float | None = None,
-    ):
-        super().__init__(key)
-        if isinstance(subscription_ids, str):
-            subscription_ids = subscription_ids.split(",")
-        self.subscription_ids = [s.strip() for s in subscription_ids if s and s.strip()]
-        self.resource_group = resource_group.strip()
-        self.cache_seconds = float(cache_seconds)
-        self.polling_interval = (
-            DEFAULT_POLLING_INTERVAL if polling_interval is None else float(polling_interval)
-        )
-        self._credential = credential
-        self._transport = transport
-        self._lock = threading.Lock()
-        self._clients: dict[str, CosmosdbForPostgresqlMgmtClient] = {}
-        self._cache: tuple[float, list[ServerGroup]] | None = None
-        self.list_problems: list[str] = []
+    def __init__(self, key: str = "azure", **options: Any):
+        super().__init__(key, **options)
 
-    # Plumbing
+    def _list_all(self, client: CosmosdbForPostgresqlMgmtClient) -> Any:
+        return client.clusters.list()
 
-    def _credential_or_default(self) -> Any:
-        if self._credential is None:
-            # Imported late: azure-identity is only needed once Azure is really asked.
-            from azure.identity import DefaultAzureCredential
-
-            self._credential = DefaultAzureCredential()
-        return self._credential
-
-    def _client(self, subscription: str) -> CosmosdbForPostgresqlMgmtClient:
-        with self._lock:
-            client = self._clients.get(subscription)
-            if client is None:
-                options: dict[str, Any] = {"polling_interval": self.polling_interval}
-                if self._transport is not None:
-                    options["transport"] = self._transport
-                client = CosmosdbForPostgresqlMgmtClient(
-                    self._credential_or_default(), subscription, **options
-                )
-                self._clients[subscription] = client
-            return client
-
-    def _call(self, doing: str, subscription: str, action: Callable[[], T]) -> T:
-        try:
-            return action()
-        except BackendError:
-            raise
-        except AzureError as error:
-            failure = translate(error, doing, subscription)
-            log.warning("Azure backend: %s", failure.message)
-            raise failure from None
-
-    def _locate(self, group_id: str) -> tuple[str, str, str]:
-        sub, rg, name = parse_id(group_id)
-        # Only the configured subscriptions and resource group are the portal's business,
-        # even if the identity can see more.
-        if sub.lower() not in {s.lower() for s in self.subscription_ids} or (
-            self.resource_group and rg.lower() != self.resource_group.lower()
-        ):
-            raise NotFound(f"Server group '{name}' is not among the portal's Azure server groups.")
-        return sub, rg, name
+    def _list_in_group(self, client: CosmosdbForPostgresqlMgmtClient, resource_group: str) -> Any:
+        return client.clusters.list_by_resource_group(resource_group)
 
     def _get_cluster(self, group_id: str) -> tuple[str, str, m.Cluster]:
         sub, rg, name = self._locate(group_id)
@@ -418,53 +222,6 @@ class AzureBackend(Backend):
         )
 
     # Reads
-
-    def list_server_groups(self) -> list[ServerGroup]:
-        """Every cluster in the configured subscriptions (and resource group), cached.
-
-        When some subscriptions fail and others answer, the answered ones are returned and
-        ``list_problems`` says what failed; when all fail, the first failure is raised.
-        """
-        with self._lock:
-            if self._cache and time.monotonic() - self._cache[0] < self.cache_seconds:
-                return list(self._cache[1])
-        if not self.subscription_ids:
-            raise BackendError("No Azure subscription is configured (AZURE_SUBSCRIPTION_IDS).")
-
-        def one(sub: str) -> list[ServerGroup] | BackendError:
-            client = self._client(sub)
-            try:
-                if self.resource_group:
-                    found = self._call(
-                        f"list server groups in resource group {self.resource_group}",
-                        sub,
-                        lambda: list(client.clusters.list_by_resource_group(self.resource_group)),
-                    )
-                else:
-                    found = self._call(
-                        "list server groups", sub, lambda: list(client.clusters.list())
-                    )
-            except BackendError as error:
-                return error
-            return [self._group(cluster) for cluster in found]
-
-        with ThreadPoolExecutor(max_workers=min(8, len(self.subscription_ids))) as pool:
-            answers = list(pool.map(one, self.subscription_ids))
-        failures = [a for a in answers if isinstance(a, BackendError)]
-        if failures and len(failures) == len(answers):
-            raise failures[0]
-        groups = sorted(
-            (g for a in answers if not isinstance(a, BackendError) for g in a),
-            key=lambda g: (g.name, g.subscription, g.resource_group),
-        )
-        with self._lock:
-            self.list_problems = [f.message for f in failures]
-            self._cache = (time.monotonic(), groups)
-        return list(groups)
-
-    def refresh(self) -> None:
-        with self._lock:
-            self._cache = None
 
     def get_server_group(self, group_id: str) -> ServerGroup:
         sub, rg, cluster = self._get_cluster(group_id)
@@ -509,9 +266,7 @@ class AzureBackend(Backend):
         problem = cluster_name_problem(name)
         if problem:
             return problem
-        if not self.subscription_ids:
-            raise BackendError("No Azure subscription is configured (AZURE_SUBSCRIPTION_IDS).")
-        sub = self.subscription_ids[0]
+        sub = self._first_subscription()
         # Cluster names become DNS names, so Azure checks them globally: one subscription
         # is enough to ask.
         answer = self._call(
@@ -577,15 +332,6 @@ class AzureBackend(Backend):
         }
         return json.dumps(token)
 
-    def _read_token(self, token: str) -> dict[str, Any]:
-        try:
-            state = json.loads(token)
-            assert state["v"] == TOKEN_VERSION
-            state["subscription"], state["resource_group"], state["name"]
-        except (ValueError, TypeError, KeyError, AssertionError):
-            raise BackendError("This restore's Azure token is unreadable.") from None
-        return state
-
     def wait_restore(self, token: str, progress: ProgressCallback) -> RestoreResult:
         state = self._read_token(token)
         sub, rg, name = state["subscription"], state["resource_group"], state["name"]
@@ -628,25 +374,17 @@ class AzureBackend(Backend):
         return RestoreResult(target_id=group_id, target_name=name, point_in_time=restored or point)
 
     def _watch(self, poller: Any, watched: _Watched, progress: ProgressCallback) -> None:
-        # Progress is reported from this thread, not the SDK's polling thread, so the
-        # callback may use the caller's database connection. Azure gives no per-node
-        # percentage: each answer of the operation is one report.
-        reported = 0
-        while True:
-            finished = poller.done()
-            answers = list(watched.seen)
-            for status in answers[reported:]:
-                reported += 1
-                if status.lower() not in _TERMINAL:
-                    progress(
-                        Progress(
-                            phase="Restoring",
-                            message=f"Azure reports the restore {status} (check {reported}).",
-                        )
-                    )
-            if finished:
-                return
-            poller.wait(timeout=min(self.polling_interval, 5.0) or 0.1)
+        # Azure gives no per-node percentage: each answer of the operation is one report.
+        self._follow(
+            poller,
+            watched,
+            lambda status, reported: progress(
+                Progress(
+                    phase="Restoring",
+                    message=f"Azure reports the restore {status} (check {reported}).",
+                )
+            ),
+        )
 
     def _outcome_without_operation(
         self, error: HttpResponseError, sub: str, rg: str, name: str
@@ -663,13 +401,7 @@ class AzureBackend(Backend):
                     f"The restore into {name} ended {cluster.provisioning_state}.",
                     code=cluster.provisioning_state or "",
                 )
-        code, message = _arm_error(error)
-        if code or error.status_code == 200:
-            raise BackendError(
-                f"Azure could not restore into {name}: {code}: {message}",
-                code=code,
-            )
-        raise translate(error, doing, sub)
+        raise self._restore_refused(error, name, sub)
 
     def _nodes_quietly(self, group_id: str) -> tuple[Node, ...]:
         try:
@@ -681,14 +413,9 @@ class AzureBackend(Backend):
         state = self._read_token(token)
         sub, rg, name = state["subscription"], state["resource_group"], state["name"]
         client = self._client(sub)
-        try:
-            cluster = client.clusters.get(rg, name)
-        except HttpResponseError as error:
-            if error.status_code == 404:
-                return f"Nothing to clean up: Azure has no server group {name}."
-            raise translate(error, f"look for {name}", sub) from None
-        except AzureError as error:
-            raise translate(error, f"look for {name}", sub) from None
+        cluster = self._get_or_none(lambda: client.clusters.get(rg, name), name, sub)
+        if cluster is None:
+            return f"Nothing to clean up: Azure has no server group {name}."
         if _status(cluster) != "Failed":
             return (
                 f"Left {name} in place: Azure reports it {_status(cluster).lower()}, "
@@ -716,27 +443,15 @@ class AzureBackend(Backend):
             key=lambda r: r.name,
         )
 
-    def copy_firewall_rules(self, source_id: str, target_id: str) -> CopyResult:
-        wanted = self.firewall_rules(source_id)
-        present = set(self.firewall_rules(target_id))
-        sub, rg, name = self._locate(target_id)
-        client = self._client(sub)
-        copied = 0
-        for rule in wanted:
-            if rule in present:
-                continue
-            self._call(
-                f"copy firewall rule {rule.name} to {name}",
-                sub,
-                lambda rule=rule: client.firewall_rules.begin_create_or_update(
-                    rg,
-                    name,
-                    rule.name,
-                    m.FirewallRule(start_ip_address=rule.start_ip, end_ip_address=rule.end_ip),
-                ).result(),
-            )
-            copied += 1
-        return CopyResult(firewall_rules=copied)
+    def _create_firewall_rule(
+        self, client: CosmosdbForPostgresqlMgmtClient, rg: str, name: str, rule: FirewallRule
+    ) -> None:
+        client.firewall_rules.begin_create_or_update(
+            rg,
+            name,
+            rule.name,
+            m.FirewallRule(start_ip_address=rule.start_ip, end_ip_address=rule.end_ip),
+        ).result()
 
     def _all_parameters(self, group_id: str) -> list[Parameter]:
         sub, rg, name = self._locate(group_id)
@@ -821,16 +536,3 @@ class AzureBackend(Backend):
             lambda: list(self._client(sub).roles.list_by_cluster(rg, name)),
         )
         return sorted(r.name for r in roles)
-
-    def alerts_url(self, group_id: str) -> str:
-        parse_id(group_id)
-        return f"{PORTAL_URL}/#resource{group_id}/alerts"
-
-    def check(self) -> list[str]:
-        problems = []
-        if not self.subscription_ids:
-            problems.append("AZURE_SUBSCRIPTION_IDS names no subscription.")
-        for sub in self.subscription_ids:
-            if not _UUID.match(sub):
-                problems.append(f"'{sub}' in AZURE_SUBSCRIPTION_IDS is not a subscription id.")
-        return problems + list(self.list_problems)

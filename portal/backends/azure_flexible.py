@@ -2,9 +2,9 @@
 
 Talks to ARM through the official SDK (``azure-mgmt-postgresqlflexibleservers`` 3.0.0,
 API 2026-10-01, resource type ``Microsoft.DBforPostgreSQL/flexibleServers``), with
-``azure-identity``'s ``DefaultAzureCredential`` unless a credential is passed in. Errors
-leave as ``BackendError`` through the Cosmos backend's ``translate``, so both Azure
-backends speak alike.
+``azure-identity``'s ``DefaultAzureCredential`` unless a credential is passed in. The ARM
+plumbing (client, cached listing, locating, tokens, errors through ``translate``) is
+``azure_common``'s, shared with the Cosmos backend, so both Azure backends speak alike.
 
 Restore choices, as the flexible server's own Restore page has them:
 
@@ -27,22 +27,25 @@ under ``Server.properties``; the PUT answers 202 with no body (Azure's own examp
 from __future__ import annotations
 
 import json
-import logging
 import re
-import threading
-import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from azure.core.exceptions import AzureError, HttpResponseError
 from azure.mgmt.postgresqlflexibleservers import PostgreSQLManagementClient
 from azure.mgmt.postgresqlflexibleservers import models as m
 
-from .azure import _UUID, _arm_error, _aware, _SubmitOnly, _Watched, translate
+from .azure_common import (
+    PORTAL_URL,
+    TOKEN_VERSION,
+    ArmBackend,
+    _arm_error,
+    _aware,
+    _SubmitOnly,
+    _Watched,
+    translate,
+)
 from .base import (
-    Backend,
     BackendError,
     BackupPoint,
     CopyResult,
@@ -58,20 +61,12 @@ from .base import (
     ServerGroup,
 )
 
-log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
 RESOURCE_TYPE = "Microsoft.DBforPostgreSQL/flexibleServers"
-PORTAL_URL = "https://portal.azure.com"
-TOKEN_VERSION = 1
-DEFAULT_POLLING_INTERVAL = 30.0
 _ID = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
     r"/providers/Microsoft\.DBforPostgreSQL/flexibleServers/(?P<name>[^/]+)$",
     re.IGNORECASE,
 )
-_TERMINAL = {"succeeded", "failed", "canceled"}
 # Flexible server names: 3 to 63 lowercase letters, digits and hyphens, neither starting
 # nor ending with a hyphen. The portal's restore records keep 40 characters.
 NAME_RULE = re.compile(r"^(?!-)[a-z0-9-]{3,63}(?<!-)$")
@@ -161,67 +156,25 @@ def _span(seconds: float) -> str:
     return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
-class FlexibleBackend(Backend):
+class FlexibleBackend(ArmBackend):
     """Flexible servers (single servers and elastic clusters) in Azure subscriptions."""
 
     key = "flexible"
     label = "Azure flexible server"
-    can_restore = True
-    has_alerts = True
+    client_class = PostgreSQLManagementClient
+    listing = "flexible servers"
+    not_ours = "Server '{name}' is not among the portal's flexible servers."
+    log_name = "Azure flexible server backend"
+    parse_id = staticmethod(parse_id)
 
-    def __init__(
-        self,
-        key: str = "flexible",
-        *,
-        subscription_ids: list[str] | str,
-        resource_group: str = "",
-        credential: Any = None,
-        transport: Any = None,
-        cache_seconds: float = 30,
-        polling_interval: float | None = None,
-    ):
-        super().__init__(key)
-        if isinstance(subscription_ids, str):
-            subscription_ids = subscription_ids.split(",")
-        self.subscription_ids = [s.strip() for s in subscription_ids if s and s.strip()]
-        self.resource_group = resource_group.strip()
-        self.cache_seconds = float(cache_seconds)
-        self.polling_interval = (
-            DEFAULT_POLLING_INTERVAL if polling_interval is None else float(polling_interval)
-        )
-        self._credential = credential
-        self._transport = transport
-        self._lock = threading.Lock()
-        self._clients: dict[str, PostgreSQLManagementClient] = {}
-        self._cache: tuple[float, list[ServerGroup]] | None = None
-        self.list_problems: list[str] = []
+    def __init__(self, key: str = "flexible", **options: Any):
+        super().__init__(key, **options)
 
-    # Plumbing
+    def _list_all(self, client: PostgreSQLManagementClient) -> Any:
+        return client.servers.list_by_subscription()
 
-    def _client(self, subscription: str) -> PostgreSQLManagementClient:
-        with self._lock:
-            client = self._clients.get(subscription)
-            if client is None:
-                if self._credential is None:
-                    from azure.identity import DefaultAzureCredential
-
-                    self._credential = DefaultAzureCredential()
-                options: dict[str, Any] = {"polling_interval": self.polling_interval}
-                if self._transport is not None:
-                    options["transport"] = self._transport
-                client = PostgreSQLManagementClient(self._credential, subscription, **options)
-                self._clients[subscription] = client
-            return client
-
-    def _call(self, doing: str, subscription: str, action: Callable[[], T]) -> T:
-        try:
-            return action()
-        except BackendError:
-            raise
-        except AzureError as error:
-            failure = self._translate(error, doing, subscription)
-            log.warning("Azure flexible server backend: %s", failure.message)
-            raise failure from None
+    def _list_in_group(self, client: PostgreSQLManagementClient, resource_group: str) -> Any:
+        return client.servers.list_by_resource_group(resource_group)
 
     @staticmethod
     def _translate(error: AzureError, doing: str, subscription: str) -> BackendError:
@@ -235,14 +188,6 @@ class FlexibleBackend(Backend):
                     code=code,
                 )
         return translate(error, doing, subscription)
-
-    def _locate(self, group_id: str) -> tuple[str, str, str]:
-        sub, rg, name = parse_id(group_id)
-        if sub.lower() not in {s.lower() for s in self.subscription_ids} or (
-            self.resource_group and rg.lower() != self.resource_group.lower()
-        ):
-            raise NotFound(f"Server '{name}' is not among the portal's flexible servers.")
-        return sub, rg, name
 
     def _get_server(self, group_id: str) -> tuple[str, str, m.Server]:
         sub, rg, name = self._locate(group_id)
@@ -322,49 +267,6 @@ class FlexibleBackend(Backend):
 
     # Reads
 
-    def list_server_groups(self) -> list[ServerGroup]:
-        """Every flexible server in the configured subscriptions (and resource group)."""
-        with self._lock:
-            if self._cache and time.monotonic() - self._cache[0] < self.cache_seconds:
-                return list(self._cache[1])
-        if not self.subscription_ids:
-            raise BackendError("No Azure subscription is configured (AZURE_SUBSCRIPTION_IDS).")
-
-        def one(sub: str) -> list[ServerGroup] | BackendError:
-            servers = self._client(sub).servers
-            try:
-                if self.resource_group:
-                    found = self._call(
-                        f"list flexible servers in resource group {self.resource_group}",
-                        sub,
-                        lambda: list(servers.list_by_resource_group(self.resource_group)),
-                    )
-                else:
-                    found = self._call(
-                        "list flexible servers", sub, lambda: list(servers.list_by_subscription())
-                    )
-            except BackendError as error:
-                return error
-            return [self._group(server) for server in found]
-
-        with ThreadPoolExecutor(max_workers=min(8, len(self.subscription_ids))) as pool:
-            answers = list(pool.map(one, self.subscription_ids))
-        failures = [a for a in answers if isinstance(a, BackendError)]
-        if failures and len(failures) == len(answers):
-            raise failures[0]
-        groups = sorted(
-            (g for a in answers if not isinstance(a, BackendError) for g in a),
-            key=lambda g: (g.name, g.subscription, g.resource_group),
-        )
-        with self._lock:
-            self.list_problems = [f.message for f in failures]
-            self._cache = (time.monotonic(), groups)
-        return list(groups)
-
-    def refresh(self) -> None:
-        with self._lock:
-            self._cache = None
-
     def get_server_group(self, group_id: str) -> ServerGroup:
         return self._group(self._get_server(group_id)[2])
 
@@ -412,9 +314,7 @@ class FlexibleBackend(Backend):
         problem = server_name_problem(name)
         if problem:
             return problem
-        if not self.subscription_ids:
-            raise BackendError("No Azure subscription is configured (AZURE_SUBSCRIPTION_IDS).")
-        sub = self.subscription_ids[0]
+        sub = self._first_subscription()
         checks = self._client(sub).name_availability
         request = m.CheckNameAvailabilityRequest(name=name, type=RESOURCE_TYPE)
         answer = self._call(
@@ -549,15 +449,6 @@ class FlexibleBackend(Backend):
             "documentation says minutes to hours, growing with the WAL to replay."
         )
 
-    def _read_token(self, token: str) -> dict[str, Any]:
-        try:
-            state = json.loads(token)
-            assert state["v"] == TOKEN_VERSION
-            state["subscription"], state["resource_group"], state["name"]
-        except (ValueError, TypeError, KeyError, AssertionError):
-            raise BackendError("This restore's Azure token is unreadable.") from None
-        return state
-
     def wait_restore(self, token: str, progress: ProgressCallback) -> RestoreResult:
         state = self._read_token(token)
         sub, rg, name = state["subscription"], state["resource_group"], state["name"]
@@ -600,23 +491,18 @@ class FlexibleBackend(Backend):
         """Each answer of the operation is one report: Azure's status, the new server's
         state and the estimate (Azure gives no percentage)."""
         sub, rg, name = state["subscription"], state["resource_group"], state["name"]
-        reported = 0
-        while True:
-            finished = poller.done()
-            for status in list(watched.seen)[reported:]:
-                reported += 1
-                if status.lower() not in _TERMINAL:
-                    progress(
-                        Progress(
-                            phase="Restoring",
-                            message=f"Azure reports the restore {status} "
-                            f"(check {reported}); {self._state_words(sub, rg, name)} "
-                            + state.get("estimate", ""),
-                        )
-                    )
-            if finished:
-                return
-            poller.wait(timeout=min(self.polling_interval, 5.0) or 0.1)
+        self._follow(
+            poller,
+            watched,
+            lambda status, reported: progress(
+                Progress(
+                    phase="Restoring",
+                    message=f"Azure reports the restore {status} "
+                    f"(check {reported}); {self._state_words(sub, rg, name)} "
+                    + state.get("estimate", ""),
+                )
+            ),
+        )
 
     def _state_words(self, sub: str, rg: str, name: str) -> str:
         """The new server's own state, as ARM shows it while the restore runs."""
@@ -642,21 +528,14 @@ class FlexibleBackend(Backend):
                 "PostgreSQL flexible server in that region, or free some capacity.",
                 code=code,
             )
-        if code or error.status_code == 200:
-            raise BackendError(f"Azure could not restore into {name}: {code}: {message}", code=code)
-        raise self._translate(error, doing, sub)
+        raise self._restore_refused(error, name, sub)
 
     def abandon_restore(self, token: str) -> str:
         state = self._read_token(token)
         sub, rg, name = state["subscription"], state["resource_group"], state["name"]
-        try:
-            server = self._client(sub).servers.get(rg, name)
-        except HttpResponseError as error:
-            if error.status_code == 404:
-                return f"Nothing to clean up: Azure has no server {name}."
-            raise self._translate(error, f"look for {name}", sub) from None
-        except AzureError as error:
-            raise self._translate(error, f"look for {name}", sub) from None
+        server = self._get_or_none(lambda: self._client(sub).servers.get(rg, name), name, sub)
+        if server is None:
+            return f"Nothing to clean up: Azure has no server {name}."
         return (
             f"Left {name} in place: Azure reports it {_status(server).lower()}. Delete it in "
             "Azure if it is not wanted."
@@ -679,29 +558,15 @@ class FlexibleBackend(Backend):
             key=lambda r: r.name,
         )
 
-    def copy_firewall_rules(self, source_id: str, target_id: str) -> CopyResult:
-        wanted = self.firewall_rules(source_id)
-        present = set(self.firewall_rules(target_id))
-        sub, rg, name = self._locate(target_id)
-        client = self._client(sub)
-        copied = 0
-        for rule in wanted:
-            if rule in present:
-                continue
-            body = m.FirewallRule(
-                properties=m.FirewallRuleProperties(
-                    start_ip_address=rule.start_ip, end_ip_address=rule.end_ip
-                )
+    def _create_firewall_rule(
+        self, client: PostgreSQLManagementClient, rg: str, name: str, rule: FirewallRule
+    ) -> None:
+        body = m.FirewallRule(
+            properties=m.FirewallRuleProperties(
+                start_ip_address=rule.start_ip, end_ip_address=rule.end_ip
             )
-            self._call(
-                f"copy firewall rule {rule.name} to {name}",
-                sub,
-                lambda rule=rule, body=body: client.firewall_rules.begin_create_or_update(
-                    rg, name, rule.name, body
-                ).result(),
-            )
-            copied += 1
-        return CopyResult(firewall_rules=copied)
+        )
+        client.firewall_rules.begin_create_or_update(rg, name, rule.name, body).result()
 
     def _all_parameters(self, group_id: str) -> list[tuple[Parameter, bool]]:
         """(parameter, read-only) for every configuration of the server."""
@@ -760,10 +625,6 @@ class FlexibleBackend(Backend):
             restart = restart or parameter.needs_restart
         return CopyResult(parameters=copied, needs_restart=restart)
 
-    def alerts_url(self, group_id: str) -> str:
-        parse_id(group_id)
-        return f"{PORTAL_URL}/#resource{group_id}/alerts"
-
     def roles(self, group_id: str) -> list[str]:
         """Microsoft Entra administrators of the server (ARM lists no database roles)."""
         sub, rg, name = self._locate(group_id)
@@ -790,12 +651,3 @@ class FlexibleBackend(Backend):
             ("Add the Microsoft Entra administrators", f"{blade}/authentication"),
             ("Configure alerts", f"{blade}/alerts"),
         ]
-
-    def check(self) -> list[str]:
-        problems = []
-        if not self.subscription_ids:
-            problems.append("AZURE_SUBSCRIPTION_IDS names no subscription.")
-        for sub in self.subscription_ids:
-            if not _UUID.match(sub):
-                problems.append(f"'{sub}' in AZURE_SUBSCRIPTION_IDS is not a subscription id.")
-        return problems + list(self.list_problems)
