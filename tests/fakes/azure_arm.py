@@ -320,7 +320,16 @@ _CLUSTER = _RG + rf"/providers/{PROVIDER}/serverGroupsv2/(?P<name>[^/]+)"
 
 
 class FakeArm(HttpTransport):
-    """An in-memory ARM answering the SDK's requests; see the module docstring."""
+    """An in-memory ARM answering the SDK's requests; see the module docstring.
+
+    A fake of another resource type extends it with its own ``api_version``,
+    ``resource_type``, ``_resources`` and routes, keeping the plumbing: request log,
+    scripts, subscriptions, async operations, lists and lookups."""
+
+    api_version = API_VERSION
+    resource_type = TYPE
+    # Handlers whose lists are pageable: they are given the request's $skipToken.
+    paged = frozenset({"_list_subscription", "_list_resource_group", "_list_configurations"})
 
     def __init__(self, *, lineage: str = "recorded", page_size: int | None = None) -> None:
         assert lineage in {"recorded", "example"}, lineage
@@ -348,7 +357,7 @@ class FakeArm(HttpTransport):
         self._routes = [
             ("GET", _SUB + rf"/providers/{PROVIDER}/serverGroupsv2$", self._list_subscription),
             ("GET", _RG + rf"/providers/{PROVIDER}/serverGroupsv2$", self._list_resource_group),
-            ("GET", _CLUSTER + "$", self._get_cluster),
+            ("GET", _CLUSTER + "$", self._get_resource),
             ("PUT", _CLUSTER + "$", self._put_cluster),
             ("DELETE", _CLUSTER + "$", self._delete_cluster),
             ("GET", _CLUSTER + "/servers$", self._list_servers),
@@ -490,7 +499,7 @@ class FakeArm(HttpTransport):
                 if scripted.error is not None:
                     raise scripted.error
                 return scripted.status, scripted.body, dict(scripted.headers)
-        if params.get("api-version") != API_VERSION:
+        if params.get("api-version") != self.api_version:
             return 400, arm_error("InvalidApiVersion", f"api-version {params!r}"), {}
         for route_method, pattern, handler in self._routes:
             match = re.match(pattern, path, re.IGNORECASE)
@@ -499,12 +508,11 @@ class FakeArm(HttpTransport):
                 problem = self._subscription_problem(groups["sub"], path)
                 if problem:
                     return problem
-                if method == "GET" and handler in {
-                    self._list_subscription, self._list_resource_group, self._list_configurations
-                }:  # fmt: skip
+                if method == "GET" and handler.__name__ in self.paged:
                     groups["skip"] = int(params.get("$skipToken", "0") or 0)
                 return handler(body=body, **groups)
-        return 404, arm_error("NoRouteFound", f"FakeArm has no route for {method} {path}"), {}
+        fake = type(self).__name__
+        return 404, arm_error("NoRouteFound", f"{fake} has no route for {method} {path}"), {}
 
     def _subscription_problem(self, sub: str, path: str) -> tuple[int, Any, dict] | None:
         if sub not in self.subscriptions:
@@ -519,7 +527,8 @@ class FakeArm(HttpTransport):
                 arm_error(
                     "AuthorizationFailed",
                     f"The client '{self.principal}' with object id '{self.principal}' does not "
-                    f"have authorization to perform action '{TYPE}/read' over scope '{path}'"
+                    f"have authorization to perform action '{self.resource_type}/read' over scope "
+                    f"'{path}'"
                     " or the scope is invalid. If access was recently granted, please refresh your "
                     "credentials.",
                 ),
@@ -533,56 +542,62 @@ class FakeArm(HttpTransport):
             return {"value": items, "nextLink": None}
         end = skip + self.page_size
         more = end < len(items)
-        link = f"{ARM}{path}?api-version={API_VERSION}&$skipToken={end}" if more else None
+        link = f"{ARM}{path}?api-version={self.api_version}&$skipToken={end}" if more else None
         return {"value": items[skip:end], "nextLink": link}
 
     # Handlers: each returns (status, JSON body, headers)
 
-    def _found(self, sub: str, rg: str, name: str) -> Cluster | tuple[int, Any, dict]:
+    def _resources(self) -> dict[tuple[str, str, str], Any]:
+        """(subscription, lowercase resource group, name) -> resource with ``to_json``."""
+        return self.clusters
+
+    @staticmethod
+    def _no_group(rg: str) -> tuple[int, Any, dict]:
+        return (
+            404,
+            arm_error("ResourceGroupNotFound", f"Resource group '{rg}' could not be found."),
+            {},
+        )
+
+    def _found(self, sub: str, rg: str, name: str) -> Any:
+        """The resource, or the 404 ARM answers for it."""
         if rg.lower() not in self.subscriptions[sub]:
-            return (
-                404,
-                arm_error("ResourceGroupNotFound", f"Resource group '{rg}' could not be found."),
-                {},
-            )
-        cluster = self.clusters.get((sub, rg.lower(), name))
-        if cluster is None:
+            return self._no_group(rg)
+        resource = self._resources().get((sub, rg.lower(), name))
+        if resource is None:
             return (
                 404,
                 arm_error(
                     "ResourceNotFound",
-                    f"The Resource '{TYPE}/{name}' under resource group '{rg}' was not found. "
-                    "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+                    f"The Resource '{self.resource_type}/{name}' under resource group '{rg}' "
+                    "was not found. For more details please go to "
+                    "https://aka.ms/ARMResourceNotFoundFix",
                 ),
                 {},
             )
-        return cluster
+        return resource
 
-    def _list_subscription(self, sub: str, body: Any, skip: int) -> tuple[int, Any, dict]:
-        found = [c.to_json() for (s, _, _), c in sorted(self.clusters.items()) if s == sub]
-        path = f"/subscriptions/{sub}/providers/{TYPE}"
+    def _list_subscription(self, sub: str, body: Any, skip: int = 0) -> tuple[int, Any, dict]:
+        found = [r.to_json() for (s, _, _), r in sorted(self._resources().items()) if s == sub]
+        path = f"/subscriptions/{sub}/providers/{self.resource_type}"
         return 200, self._page(path, found, skip), {}
 
-    def _list_resource_group(self, sub: str, rg: str, body: Any, skip: int):
+    def _list_resource_group(self, sub: str, rg: str, body: Any, skip: int = 0):
         if rg.lower() not in self.subscriptions[sub]:
-            return (
-                404,
-                arm_error("ResourceGroupNotFound", f"Resource group '{rg}' could not be found."),
-                {},
-            )
+            return self._no_group(rg)
         found = [
-            c.to_json()
-            for (s, g, _), c in sorted(self.clusters.items())
+            r.to_json()
+            for (s, g, _), r in sorted(self._resources().items())
             if s == sub and g == rg.lower()
         ]
-        path = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{TYPE}"
+        path = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{self.resource_type}"
         return 200, self._page(path, found, skip), {}
 
-    def _get_cluster(self, sub: str, rg: str, name: str, body: Any) -> tuple[int, Any, dict]:
-        cluster = self._found(sub, rg, name)
-        if isinstance(cluster, tuple):
-            return cluster
-        return 200, cluster.to_json(), {}
+    def _get_resource(self, sub: str, rg: str, name: str, body: Any) -> tuple[int, Any, dict]:
+        resource = self._found(sub, rg, name)
+        if isinstance(resource, tuple):
+            return resource
+        return 200, resource.to_json(), {}
 
     def _operation(
         self, sub: str, location: str, remaining: int, error=None, on_success=None, on_failure=None
@@ -594,7 +609,7 @@ class FakeArm(HttpTransport):
         )
         url = (
             f"{ARM}/subscriptions/{sub}/providers/{PROVIDER}/locations/{location}"
-            f"/azureAsyncOperation/{op_id}?api-version={API_VERSION}"
+            f"/azureAsyncOperation/{op_id}?api-version={self.api_version}"
         )
         return {
             "Azure-AsyncOperation": url,
@@ -607,11 +622,7 @@ class FakeArm(HttpTransport):
         if not source_id:
             return 400, arm_error("NotSupported", "FakeArm only creates clusters by restore."), {}
         if rg.lower() not in self.subscriptions[sub]:
-            return (
-                404,
-                arm_error("ResourceGroupNotFound", f"Resource group '{rg}' could not be found."),
-                {},
-            )
+            return self._no_group(rg)
         if (sub, rg.lower(), name) in self.clusters or name in self.taken_names:
             return (
                 409,

@@ -191,6 +191,10 @@ _SERVER = _RG + rf"/providers/{PROVIDER}/flexibleServers/(?P<name>[^/]+)"
 class FlexibleArm(FakeArm):
     """An in-memory ARM for flexible servers; see the module docstring."""
 
+    api_version = API_VERSION
+    resource_type = TYPE
+    paged = frozenset()
+
     def __init__(self) -> None:
         super().__init__()
         self.servers: dict[tuple[str, str, str], FlexServer] = {}
@@ -199,7 +203,7 @@ class FlexibleArm(FakeArm):
         self._routes = [
             ("GET", _SUB + rf"/providers/{TYPE}$", self._list_subscription),
             ("GET", _RG + rf"/providers/{TYPE}$", self._list_resource_group),
-            ("GET", _SERVER + "$", self._get_server),
+            ("GET", _SERVER + "$", self._get_resource),
             ("PUT", _SERVER + "$", self._put_server),
             ("GET", _SERVER + "/backups$", self._list_backups),
             ("GET", _SERVER + "/firewallRules$", self._list_rules),
@@ -247,102 +251,10 @@ class FlexibleArm(FakeArm):
     def restore_puts(self) -> list:
         return self.requests_to("PUT", r"/flexibleServers/[^/]+$")
 
-    # Plumbing that differs from FakeArm
-
-    def _answer(self, method: str, path: str, params: dict[str, str], body: Any):
-        for scripted in self.scripts:
-            if scripted.times and scripted.method == method and scripted.pattern.search(path):
-                scripted.times -= 1
-                if scripted.error is not None:
-                    raise scripted.error
-                return scripted.status, scripted.body, dict(scripted.headers)
-        if params.get("api-version") != API_VERSION:
-            return 400, arm_error("InvalidApiVersion", f"api-version {params!r}"), {}
-        for route_method, pattern, handler in self._routes:
-            match = re.match(pattern, path, re.IGNORECASE)
-            if route_method == method and match:
-                groups = match.groupdict()
-                problem = self._subscription_problem(groups["sub"], path)
-                if problem:
-                    return problem
-                return handler(body=body, **groups)
-        return 404, arm_error("NoRouteFound", f"FlexibleArm has no route for {method} {path}"), {}
-
-    def _subscription_problem(self, sub: str, path: str):
-        if sub not in self.subscriptions:
-            return (
-                404,
-                arm_error("SubscriptionNotFound", f"The subscription '{sub}' could not be found."),
-                {},
-            )
-        if sub in self.forbidden:
-            return (
-                403,
-                arm_error(
-                    "AuthorizationFailed",
-                    f"The client '{self.principal}' with object id '{self.principal}' does not "
-                    f"have authorization to perform action '{TYPE}/read' over scope '{path}' "
-                    "or the scope is invalid. If access was recently granted, please refresh "
-                    "your credentials.",
-                ),
-                {},
-            )
-        return None
-
-    def _operation(
-        self, sub: str, location: str, remaining: int, error=None, on_success=None, on_failure=None
-    ) -> dict[str, str]:
-        headers = super()._operation(sub, location, remaining, error, on_success, on_failure)
-        return {
-            key: value.replace("api-version=2022-11-08", f"api-version={API_VERSION}")
-            for key, value in headers.items()
-        }
-
-    def _found(self, sub: str, rg: str, name: str):
-        if rg.lower() not in self.subscriptions[sub]:
-            return (
-                404,
-                arm_error("ResourceGroupNotFound", f"Resource group '{rg}' could not be found."),
-                {},
-            )
-        server = self.servers.get((sub, rg.lower(), name))
-        if server is None:
-            return (
-                404,
-                arm_error(
-                    "ResourceNotFound",
-                    f"The Resource '{TYPE}/{name}' under resource group '{rg}' was not found. "
-                    "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
-                ),
-                {},
-            )
-        return server
+    def _resources(self) -> dict[tuple[str, str, str], FlexServer]:
+        return self.servers
 
     # Handlers
-
-    def _list_subscription(self, sub: str, body: Any):
-        found = [s.to_json() for (s_, _, _), s in sorted(self.servers.items()) if s_ == sub]
-        return 200, {"value": found, "nextLink": None}, {}
-
-    def _list_resource_group(self, sub: str, rg: str, body: Any):
-        if rg.lower() not in self.subscriptions[sub]:
-            return (
-                404,
-                arm_error("ResourceGroupNotFound", f"Resource group '{rg}' could not be found."),
-                {},
-            )
-        found = [
-            s.to_json()
-            for (s_, g, _), s in sorted(self.servers.items())
-            if s_ == sub and g == rg.lower()
-        ]
-        return 200, {"value": found, "nextLink": None}, {}
-
-    def _get_server(self, sub: str, rg: str, name: str, body: Any):
-        server = self._found(sub, rg, name)
-        if isinstance(server, tuple):
-            return server
-        return 200, server.to_json(), {}
 
     def _put_server(self, sub: str, rg: str, name: str, body: Any):
         properties = (body or {}).get("properties", {})
@@ -350,11 +262,7 @@ class FlexibleArm(FakeArm):
         if mode not in {"PointInTimeRestore", "GeoRestore"}:
             return 400, arm_error("NotSupported", "FlexibleArm only creates by restore."), {}
         if rg.lower() not in self.subscriptions[sub]:
-            return (
-                404,
-                arm_error("ResourceGroupNotFound", f"Resource group '{rg}' could not be found."),
-                {},
-            )
+            return self._no_group(rg)
         if name in self.taken_names or any(n == name for (_, _, n) in self.servers):
             return (
                 409,
