@@ -172,9 +172,6 @@ class AzureBackend(ArmBackend):
     log_name = "Azure backend"
     parse_id = staticmethod(parse_id)
 
-    def __init__(self, key: str = "azure", **options: Any):
-        super().__init__(key, **options)
-
     def _list_all(self, client: CosmosdbForPostgresqlMgmtClient) -> Any:
         return client.clusters.list()
 
@@ -432,11 +429,10 @@ class AzureBackend(ArmBackend):
     # Post-restore tasks
 
     def firewall_rules(self, group_id: str) -> list[FirewallRule]:
-        sub, rg, name = self._locate(group_id)
-        rules = self._call(
-            f"read the firewall rules of {name}",
-            sub,
-            lambda: list(self._client(sub).firewall_rules.list_by_cluster(rg, name)),
+        rules = self._list_of(
+            group_id,
+            "read the firewall rules of {name}",
+            lambda client, rg, name: client.firewall_rules.list_by_cluster(rg, name),
         )
         return sorted(
             (FirewallRule(r.name, r.start_ip_address, r.end_ip_address) for r in rules),
@@ -454,11 +450,10 @@ class AzureBackend(ArmBackend):
         ).result()
 
     def _all_parameters(self, group_id: str) -> list[Parameter]:
-        sub, rg, name = self._locate(group_id)
-        configurations = self._call(
-            f"read the server parameters of {name}",
-            sub,
-            lambda: list(self._client(sub).configurations.list_by_cluster(rg, name)),
+        configurations = self._list_of(
+            group_id,
+            "read the server parameters of {name}",
+            lambda client, rg, name: client.configurations.list_by_cluster(rg, name),
         )
         found = []
         for configuration in configurations:
@@ -529,10 +524,9 @@ class AzureBackend(ArmBackend):
         LROPoller(client._client, initial, lambda pipeline_response: None, polling).result()
 
     def roles(self, group_id: str) -> list[str]:
-        sub, rg, name = self._locate(group_id)
-        roles = self._call(
-            f"read the roles of {name}",
-            sub,
-            lambda: list(self._client(sub).roles.list_by_cluster(rg, name)),
+        roles = self._list_of(
+            group_id,
+            "read the roles of {name}",
+            lambda client, rg, name: client.roles.list_by_cluster(rg, name),
         )
         return sorted(r.name for r in roles)

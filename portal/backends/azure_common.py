@@ -185,7 +185,7 @@ class ArmBackend(Backend):
 
     def __init__(
         self,
-        key: str,
+        key: str = "",
         *,
         subscription_ids: list[str] | str,
         resource_group: str = "",
@@ -194,7 +194,7 @@ class ArmBackend(Backend):
         cache_seconds: float = 30,
         polling_interval: float | None = None,
     ):
-        super().__init__(key)
+        super().__init__(key or type(self).key)
         if isinstance(subscription_ids, str):
             subscription_ids = subscription_ids.split(",")
         self.subscription_ids = [s.strip() for s in subscription_ids if s and s.strip()]
@@ -265,6 +265,16 @@ class ArmBackend(Backend):
         ):
             raise NotFound(self.not_ours.format(name=name))
         return sub, rg, name
+
+    def _list_of(
+        self, group_id: str, doing: str, lister: Callable[[Any, str, str], Iterable[T]]
+    ) -> list[T]:
+        """Everything ``lister(client, resource group, name)`` lists under a server group;
+        ``doing`` completes "Could not ..." with ``{name}`` for the group's name."""
+        sub, rg, name = self._locate(group_id)
+        return self._call(
+            doing.format(name=name), sub, lambda: list(lister(self._client(sub), rg, name))
+        )
 
     @staticmethod
     def parse_id(group_id: str) -> tuple[str, str, str]:

@@ -167,9 +167,6 @@ class FlexibleBackend(ArmBackend):
     log_name = "Azure flexible server backend"
     parse_id = staticmethod(parse_id)
 
-    def __init__(self, key: str = "flexible", **options: Any):
-        super().__init__(key, **options)
-
     def _list_all(self, client: PostgreSQLManagementClient) -> Any:
         return client.servers.list_by_subscription()
 
@@ -286,12 +283,11 @@ class FlexibleBackend(ArmBackend):
         return choices + ("geo",) if group.paired_location else choices
 
     def restore_backups(self, group_id: str) -> list[BackupPoint]:
-        sub, rg, name = self._locate(group_id)
-        backups = self._call(
-            f"list the backups of {name}",
-            sub,
-            lambda: list(
-                self._client(sub).backups_automatic_and_on_demand.list_by_server(rg, name)
+        backups = self._list_of(
+            group_id,
+            "list the backups of {name}",
+            lambda client, rg, name: client.backups_automatic_and_on_demand.list_by_server(
+                rg, name
             ),
         )
         points = [
@@ -544,11 +540,10 @@ class FlexibleBackend(ArmBackend):
     # Post-restore tasks
 
     def firewall_rules(self, group_id: str) -> list[FirewallRule]:
-        sub, rg, name = self._locate(group_id)
-        rules = self._call(
-            f"read the firewall rules of {name}",
-            sub,
-            lambda: list(self._client(sub).firewall_rules.list_by_server(rg, name)),
+        rules = self._list_of(
+            group_id,
+            "read the firewall rules of {name}",
+            lambda client, rg, name: client.firewall_rules.list_by_server(rg, name),
         )
         return sorted(
             (
@@ -570,11 +565,10 @@ class FlexibleBackend(ArmBackend):
 
     def _all_parameters(self, group_id: str) -> list[tuple[Parameter, bool]]:
         """(parameter, read-only) for every configuration of the server."""
-        sub, rg, name = self._locate(group_id)
-        configurations = self._call(
-            f"read the server parameters of {name}",
-            sub,
-            lambda: list(self._client(sub).configurations.list_by_server(rg, name)),
+        configurations = self._list_of(
+            group_id,
+            "read the server parameters of {name}",
+            lambda client, rg, name: client.configurations.list_by_server(rg, name),
         )
         found = []
         for c in configurations:
@@ -627,11 +621,10 @@ class FlexibleBackend(ArmBackend):
 
     def roles(self, group_id: str) -> list[str]:
         """Microsoft Entra administrators of the server (ARM lists no database roles)."""
-        sub, rg, name = self._locate(group_id)
-        admins = self._call(
-            f"read the Microsoft Entra administrators of {name}",
-            sub,
-            lambda: list(self._client(sub).administrators_microsoft_entra.list_by_server(rg, name)),
+        admins = self._list_of(
+            group_id,
+            "read the Microsoft Entra administrators of {name}",
+            lambda client, rg, name: client.administrators_microsoft_entra.list_by_server(rg, name),
         )
         return sorted(
             name
