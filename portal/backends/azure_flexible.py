@@ -148,6 +148,20 @@ def _status(server: m.Server) -> str:
     return words.get(state, state.capitalize() or "Unknown")
 
 
+def _is_quota(code: str) -> bool:
+    return code in QUOTA_CODES or "quota" in code.lower()
+
+
+def _quota_refusal(lead: str, code: str, message: str) -> BackendError:
+    """``lead`` completed with why (ARM's code and message) and what the DBA can do."""
+    return BackendError(
+        f"{lead} for lack of quota in the target region ({code}: {message}). Ask for a quota "
+        "increase for Azure Database for PostgreSQL flexible server in that region, or free "
+        "some capacity.",
+        code=code,
+    )
+
+
 def _span(seconds: float) -> str:
     hours, rest = divmod(int(seconds), 3600)
     minutes = rest // 60
@@ -177,13 +191,8 @@ class FlexibleBackend(ArmBackend):
     def _translate(error: AzureError, doing: str, subscription: str) -> BackendError:
         if isinstance(error, HttpResponseError):
             code, message = _arm_error(error)
-            if code in QUOTA_CODES or "quota" in code.lower():
-                return BackendError(
-                    f"Could not {doing}: Azure refused for lack of quota in the target region "
-                    f"({code}: {message}). Ask for a quota increase for Azure Database for "
-                    "PostgreSQL flexible server in that region, or free some capacity.",
-                    code=code,
-                )
+            if _is_quota(code):
+                return _quota_refusal(f"Could not {doing}: Azure refused", code, message)
         return translate(error, doing, subscription)
 
     def _get_server(self, group_id: str) -> tuple[str, str, m.Server]:
@@ -517,13 +526,8 @@ class FlexibleBackend(ArmBackend):
             if _text(server.properties.state).lower() == "ready":
                 return server
         code, message = _arm_error(error)
-        if code in QUOTA_CODES or "quota" in code.lower():
-            raise BackendError(
-                f"Azure could not restore into {name} for lack of quota in the target region "
-                f"({code}: {message}). Ask for a quota increase for Azure Database for "
-                "PostgreSQL flexible server in that region, or free some capacity.",
-                code=code,
-            )
+        if _is_quota(code):
+            raise _quota_refusal(f"Azure could not restore into {name}", code, message)
         raise self._restore_refused(error, name, sub)
 
     def abandon_restore(self, token: str) -> str:
