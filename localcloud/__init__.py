@@ -11,6 +11,7 @@ from .errors import (
     NotFound,
     NotReady,
     OutsideWindow,
+    RestoreCancelled,
     RestoreFailed,
 )
 from .model import Backup, FirewallRule, Group, NodeInfo
@@ -29,5 +30,6 @@ __all__ = [
     "NotFound",
     "NotReady",
     "OutsideWindow",
+    "RestoreCancelled",
     "RestoreFailed",
 ]

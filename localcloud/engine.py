@@ -52,6 +52,8 @@ HOST = "127.0.0.1"
 
 # Progress callback: (phase, node name or None, percent 0..100).
 ProgressFn = Callable[[str, str | None, int], None]
+# Figures callback: {node name: figures}, see progress.NodeFigures.snapshot.
+WatchFn = Callable[[dict[str, dict]], None]
 
 
 def utcnow() -> datetime:
@@ -759,7 +761,9 @@ class Engine:
             group["restore"] = {"began_at": format_time(utcnow()), "latest": latest}
         return self._view(group)
 
-    def run_restore(self, target: str, progress: ProgressFn | None = None) -> Group:
+    def run_restore(
+        self, target: str, progress: ProgressFn | None = None, watch: WatchFn | None = None
+    ) -> Group:
         """Do (or finish) the restore reserved by ``begin_restore``.
 
         Safe to call again after the calling process died: a restore whose owner is gone
@@ -784,7 +788,7 @@ class Engine:
                     break
             time.sleep(0.2)
         try:
-            return execute(self, target, progress or (lambda phase, node, percent: None))
+            return execute(self, target, progress or (lambda phase, node, percent: None), watch)
         except OSError as error:
             # A file the restore reads or writes went away (the source deleted meanwhile)
             # or could not be written; execute() has already removed the target.
@@ -792,6 +796,31 @@ class Engine:
                 f"The restore to '{target}' failed and was rolled back: "
                 f"{error.strerror or error}: {error.filename or ''}".rstrip(": ")
             ) from error
+
+    def cancel_restore(self, target: str) -> str:
+        """Stop the restore into ``target`` at whatever step it is; returns what was done.
+
+        The flag in the catalog stops the restoring process at its next check (tar and
+        recovery are watched); the target's servers are killed at once. When no live
+        process owns the restore, its leftovers are removed here. The source is only read
+        by a restore, so nothing of it needs undoing.
+        """
+        with self.catalog.change() as data:
+            group = data["groups"].get(target)
+            if group is None or not group.get("restored_from"):
+                raise NotFound(f"There is no restore into '{target}' to cancel.")
+            if group["status"] != "Restoring":
+                raise NotReady(
+                    f"The restore into '{target}' has already finished: the group is "
+                    f"{group['status'].lower()}. Delete the group if it is not wanted."
+                )
+            group.setdefault("restore", {})["cancelled_at"] = format_time(utcnow())
+            owner = group.get("owner")
+        in_parallel(self.nodes(group), lambda node: node.kill())
+        if owner_alive(owner):
+            return f"Stopping the restore into '{target}'; its process removes what it made."
+        self._remove(target)
+        return f"Removed the unfinished server group '{target}' and stopped its nodes."
 
     def abandon_restore(self, target: str) -> str:
         """Remove what an unfinished restore of ``target`` left; a Ready group stays."""

@@ -51,3 +51,9 @@ class Busy(LocalCloudError):
     """Another process owns the operation; trying again later can help."""
 
     code = "Busy"
+
+
+class RestoreCancelled(LocalCloudError):
+    """An operator cancelled the restore; everything it had made is removed."""
+
+    code = "RestoreCancelled"

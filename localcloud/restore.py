@@ -19,12 +19,19 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from . import archive, backup, roles
-from .errors import LocalCloudError, NodeFailed, OutsideWindow, RestoreFailed
+from .errors import (
+    LocalCloudError,
+    NodeFailed,
+    OutsideWindow,
+    RestoreCancelled,
+    RestoreFailed,
+)
 from .model import format_time, parse_time
 from .node import Node, conf_quote
+from .progress import CancelCheck, NodePhase, ReplayWatch, Tracker, unpack, wal_to_replay
 
 if TYPE_CHECKING:
-    from .engine import Engine, ProgressFn
+    from .engine import Engine, ProgressFn, WatchFn
 
 # Long enough for a large replay; the postmaster is watched all along, so a dead
 # server is reported at once rather than at the deadline.
@@ -76,25 +83,41 @@ class _Reporter:
             self.progress(phase, node, percent)
 
 
-def execute(engine: Engine, target: str, progress: ProgressFn) -> object:
-    """Run the restore reserved for ``target``; on failure remove everything of it."""
+def execute(
+    engine: Engine, target: str, progress: ProgressFn, watch: WatchFn | None = None
+) -> object:
+    """Run the restore reserved for ``target``; on failure or a cancel remove everything
+    of it. ``watch`` receives every node's figures (``progress.Tracker``)."""
     report = _Reporter(progress)
+    cancelled = CancelCheck(engine.catalog, target)
     try:
-        return _execute(engine, target, report)
+        return _execute(engine, target, report, cancelled, watch)
     except BaseException as error:
+        was_cancelled = cancelled(now=True)
         engine._remove(target)
-        if isinstance(error, LocalCloudError) and not isinstance(error, RestoreFailed):
+        if was_cancelled:
+            raise cancelled.error() from error
+        if isinstance(error, LocalCloudError) and not isinstance(
+            error, RestoreFailed | RestoreCancelled
+        ):
             raise RestoreFailed(
                 f"The restore to '{target}' failed and was rolled back: {error}"
             ) from error
         raise
 
 
-def _execute(engine: Engine, target: str, report: _Reporter) -> object:
+def _execute(
+    engine: Engine,
+    target: str,
+    report: _Reporter,
+    cancelled: CancelCheck,
+    watch: WatchFn | None,
+) -> object:
     from .engine import in_parallel
 
     data = engine.catalog.read()
     group = engine._record(data, target)
+    tracker = Tracker([record["name"] for record in group["nodes"]], watch)
     source = engine._record(data, group["restored_from"])
     point = parse_time(group["restore_point"])
     # A previous attempt by a process that died may have left files behind.
@@ -118,6 +141,7 @@ def _execute(engine: Engine, target: str, report: _Reporter) -> object:
             archive.seal(node)
 
     in_parallel(source_nodes, seal)
+    cancelled.stop_if_cancelled()
 
     def restore_node(index: int) -> dict:
         source_record = source["nodes"][index]
@@ -126,14 +150,37 @@ def _execute(engine: Engine, target: str, report: _Reporter) -> object:
         node = engine.node(group, record)
         pg = node.pg  # the new group's OS user, who reads the source's files as its lineage
         chosen = _chosen_backup(source_record, point)
-        report("restoring", record["name"], 5)
+        name = record["name"]
+        report("restoring", name, 5)
         for path in (node.dir, node.archive, node.backups):
             pg.make_dir(path, pg.share_mode)
         pg.make_dir(node.data)
         files = backup.backup_dir(source_node, chosen)
-        pg.run(node.label, "tar", "-xf", str(files / "base.tar"), "-C", str(node.data))
-        pg.run(node.label, "tar", "-xf", str(files / "pg_wal.tar"), "-C", str(node.data / "pg_wal"))
-        report("restoring", record["name"], 40)
+        base, wal = files / "base.tar", files / "pg_wal.tar"
+        base_size = base.stat().st_size
+        tracker.update(
+            name,
+            phase=NodePhase.UNPACKING,
+            bytes_total=base_size + wal.stat().st_size,
+            wal_total=wal_to_replay(source_node.archive, chosen),
+        )
+        unpack(
+            pg,
+            node.label,
+            base,
+            node.data,
+            lambda done: tracker.update(name, bytes_done=done),
+            cancelled,
+        )
+        unpack(
+            pg,
+            node.label,
+            wal,
+            node.data / "pg_wal",
+            lambda done: tracker.update(name, bytes_done=base_size + done),
+            cancelled,
+        )
+        report("restoring", name, 40)
         # Server parameters are not carried over (as in Azure): ALTER SYSTEM's file starts
         # empty, and pg_hba is written from the new group's (empty) firewall rules.
         pg.write_file(
@@ -161,15 +208,25 @@ def _execute(engine: Engine, target: str, report: _Reporter) -> object:
         if not latest and not stopped_after_point:
             recovery["recovery_target_time"] = conf_quote(format_time(point))
         node.write_recovery(recovery)
+        cancelled.stop_if_cancelled()
+        tracker.update(name, phase=NodePhase.REPLAYING, wal_done=0)
         node.start()
-        report("restoring", record["name"], 50)
-        node.wait_ready(timeout=RECOVERY_TIMEOUT)
+        report("restoring", name, 50)
+        with ReplayWatch(
+            node,
+            archive.parse_lsn(chosen["start_lsn"]),
+            lambda done: tracker.update(name, wal_done=done),
+            cancelled,
+        ):
+            node.wait_ready(timeout=RECOVERY_TIMEOUT)
         promoted = datetime.now(UTC)
         node.drop_recovery()
         # The source's roles came with its data, and it may predate the current rules.
         with node.connect(group["database"]) as conn:
             roles.secure(conn, group["admin_user"])
-        report("backing up", record["name"], 80)
+        cancelled.stop_if_cancelled()
+        tracker.update(name, phase=NodePhase.BACKING_UP)
+        report("backing up", name, 80)
         # The new timeline's history file and first segment reach the node's own archive.
         archive.seal(node)
         if record["compression"] == source_record["compression"]:
@@ -182,7 +239,8 @@ def _execute(engine: Engine, target: str, report: _Reporter) -> object:
                 ) from error
         else:  # the archives are not interchangeable: copy every byte once more
             taken = backup.take(pg, node)
-        report("backing up", record["name"], 100)
+        cancelled.stop_if_cancelled()
+        report("backing up", name, 100)
         return taken
 
     records = in_parallel(list(range(len(group["nodes"]))), restore_node)
@@ -194,6 +252,8 @@ def _execute(engine: Engine, target: str, report: _Reporter) -> object:
         group["nodes"][index]["backups"] = [records[index]]
     with engine.catalog.change() as data:
         stored = engine._record(data, target)
+        if (stored.get("restore") or {}).get("cancelled_at"):
+            raise cancelled.error()
         for stored_node, record in zip(stored["nodes"], group["nodes"], strict=True):
             stored_node["backups"] = record["backups"]
         stored["status"] = "Ready"
@@ -201,5 +261,7 @@ def _execute(engine: Engine, target: str, report: _Reporter) -> object:
             stored["restore_point"] = format_time(point)
         stored.pop("owner", None)
         stored.pop("restore", None)
+    for name in tracker.nodes:
+        tracker.update(name, phase=NodePhase.READY)
     report("ready", None, 100)
     return engine.get_group(target)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 # One rule for new server group names, shared by every backend and the wizard's form:
 # Azure's rule, which localcloud adopts and owns (it must not import the portal).
@@ -118,13 +119,90 @@ class BackupPoint:
     kind: str = ""  # e.g. "Full" or "Customer On-Demand"
 
 
+class NodePhase(StrEnum):
+    """Where one node of a restore is (localcloud reports each; Azure reports none)."""
+
+    WAITING = "waiting"
+    UNPACKING = "unpacking"
+    REPLAYING = "replaying"
+    BACKING_UP = "backing up"
+    READY = "ready"
+
+    @property
+    def label(self) -> str:
+        return {
+            NodePhase.WAITING: "Waiting",
+            NodePhase.UNPACKING: "Unpacking the backup",
+            NodePhase.REPLAYING: "Replaying WAL",
+            NodePhase.BACKING_UP: "First backup",
+            NodePhase.READY: "Ready",
+        }[self]
+
+
+@dataclass(frozen=True)
+class NodeProgress:
+    """One node's figures, by bytes. A figure the cloud cannot give is None.
+
+    ``bytes_done``/``bytes_total``: the backup unpacked of its size. ``wal_done``/
+    ``wal_total``: WAL replayed of the WAL to replay (from the backup's start to T's
+    position in the archive, or an upper bound of it). ``rate``: bytes per second in
+    the current phase. ``seconds_left``: the node's time left, all phases included.
+    """
+
+    phase: NodePhase
+    percent: int
+    bytes_done: int | None = None
+    bytes_total: int | None = None
+    wal_done: int | None = None
+    wal_total: int | None = None
+    rate: float | None = None
+    seconds_left: float | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "phase": str(self.phase),
+            "percent": self.percent,
+            "bytes_done": self.bytes_done,
+            "bytes_total": self.bytes_total,
+            "wal_done": self.wal_done,
+            "wal_total": self.wal_total,
+            "rate": self.rate,
+            "seconds_left": self.seconds_left,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> NodeProgress:
+        try:
+            phase = NodePhase(data.get("phase"))
+        except ValueError:
+            phase = NodePhase.WAITING
+        return cls(
+            phase=phase,
+            percent=max(0, min(100, int(data.get("percent") or 0))),
+            **{
+                key: data.get(key)
+                for key in ("bytes_done", "bytes_total", "wal_done", "wal_total")
+                + ("rate", "seconds_left")
+            },
+        )
+
+
 @dataclass(frozen=True)
 class Progress:
-    """One progress report: the phase, and a percent per node (0 to 100)."""
+    """One progress report: the phase, a percent per node (0 to 100), and, when the
+    cloud gives them, each node's figures and the whole group's time left.
+
+    ``nodes`` stays the plain percent per node (the CLI's --json and older rows read
+    it); ``details`` adds the figures. ``coarse`` says the cloud reports no more than
+    its own state (Azure): pages say so rather than show bars that cannot move.
+    """
 
     phase: str
     nodes: dict[str, int] = field(default_factory=dict)
     message: str = ""
+    details: dict[str, NodeProgress] = field(default_factory=dict)
+    seconds_left: float | None = None
+    coarse: bool = False
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -324,6 +402,13 @@ class Backend:
     def abandon_restore(self, token: str) -> str:
         """Remove what an interrupted restore left; returns what was cleaned up."""
         return ""
+
+    can_cancel = False  # an operator may stop a running restore
+
+    def cancel_restore(self, token: str) -> str:
+        """Ask the restore of ``token`` to stop; ``wait_restore`` then raises and
+        ``abandon_restore`` removes what it made. Returns what was done."""
+        raise BackendError(f"The {self.label} backend cannot cancel a running restore.")
 
     # Finding the right moment: the WAL's events, and a preview of the data at T.
     def restore_timeline(self, group_id: str, window: RestoreWindow) -> Timeline:

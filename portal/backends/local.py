@@ -23,6 +23,7 @@ from .base import (
     CopyResult,
     FirewallRule,
     Node,
+    NodeProgress,
     NotFound,
     Parameter,
     PreviewInfo,
@@ -57,6 +58,7 @@ class LocalBackend(Backend):
     key = "local"
     label = "Local"
     can_restore = True
+    can_cancel = True
     has_timeline = True
     can_preview = True
     can_delete = True
@@ -189,19 +191,42 @@ class LocalBackend(Backend):
 
     def wait_restore(self, token: str, progress: ProgressCallback) -> RestoreResult:
         target = self._restore_target(token)
-        nodes: dict[str, int] = {}
+        state: dict = {"phase": "", "nodes": {}, "details": {}}
         lock = threading.Lock()
+
+        def send() -> None:
+            details = state["details"]
+            left = [d.seconds_left for d in details.values() if d.seconds_left is not None]
+            progress(
+                Progress(
+                    phase=state["phase"],
+                    nodes=dict(state["nodes"]),
+                    details=dict(details),
+                    # Nodes restore in parallel: the group is done with its slowest node.
+                    seconds_left=max(left) if left else None,
+                )
+            )
 
         def report(phase: str, node: str | None, percent: int) -> None:
             with lock:
-                if node is not None:
-                    nodes[node] = percent
+                state["phase"] = phase
+                if node is not None and node not in state["details"]:
+                    state["nodes"][node] = percent
                 elif phase == "ready":
-                    nodes.update(dict.fromkeys(nodes, 100))
-                progress(Progress(phase=phase, nodes=dict(nodes)))
+                    state["nodes"].update(dict.fromkeys(state["nodes"], 100))
+                send()
+
+        def watch(figures: dict[str, dict]) -> None:
+            with lock:
+                state["details"] = {
+                    name: NodeProgress.from_json(data) for name, data in figures.items()
+                }
+                state["nodes"].update({name: d.percent for name, d in state["details"].items()})
+                if state["phase"]:
+                    send()
 
         with engine_errors():
-            group = self.engine.run_restore(target, report)
+            group = self.engine.run_restore(target, report, watch)
         return RestoreResult(
             target_id=group.name, target_name=group.name, point_in_time=group.restore_point
         )
@@ -209,6 +234,10 @@ class LocalBackend(Backend):
     def abandon_restore(self, token: str) -> str:
         with engine_errors():
             return self.engine.abandon_restore(self._restore_target(token))
+
+    def cancel_restore(self, token: str) -> str:
+        with engine_errors():
+            return self.engine.cancel_restore(self._restore_target(token))
 
     # Finding the right moment
 
