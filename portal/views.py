@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from . import blade, selectors, services
+from . import bell, blade, selectors, services
 from .backends import BackendError, NotFound, get_backend, get_backends
 from .models import ActivityEvent, Notification, OpenPreview
 
@@ -120,12 +120,21 @@ def notification_panel(request: HttpRequest) -> HttpResponse:
     the badge clears, and this one view still shows which were new."""
     notifications = list(request.user.notifications.all()[:20])
     if request.htmx:
-        return render(request, "portal/notifications.html#panel", {"notifications": notifications})
+        return render(
+            request,
+            "portal/notifications.html#panel",
+            {"notifications": notifications, "bell_sections": bell.sections(request)},
+        )
     services.notifications_mark_read(user=request.user)
     return render(
         request,
         "portal/notifications.html",
-        {"notifications": notifications, "full_page": True, "nav": "notifications"},
+        {
+            "notifications": notifications,
+            "full_page": True,
+            "nav": "notifications",
+            "bell_sections": bell.sections(request),
+        },
     )
 
 
@@ -165,7 +174,10 @@ def notification_mark_read(request: HttpRequest) -> HttpResponse:
         response = render(
             request,
             "portal/notifications.html#panel",
-            {"notifications": request.user.notifications.all()[:20]},
+            {
+                "notifications": request.user.notifications.all()[:20],
+                "bell_sections": bell.sections(request),
+            },
         )
         trigger_client_event(response, "portal:notifications-read")
         return response

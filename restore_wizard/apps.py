@@ -7,10 +7,10 @@ class RestoreWizardConfig(AppConfig):
 
     def ready(self) -> None:
         # The portal cannot import this app: the app hands over what the portal needs.
-        from portal import blade
+        from portal import bell, blade
         from portal import selectors as portal_selectors
 
-        from . import selectors
+        from . import selectors, views
 
         # A group's lineage from the restores recorded here, whatever its cloud reports.
         portal_selectors.lineage_reader_add(selectors.recorded_lineage)
@@ -40,3 +40,5 @@ class RestoreWizardConfig(AppConfig):
             "restore_preview_start",
         )
         blade.register_delete_guard(selectors.restore_running_for)
+        # Running restores, with the operation page's bars, in the bell's panel.
+        bell.register_section(views.bell_restores)

@@ -5,10 +5,22 @@ of either. ``token`` is what the backend needs to pick a restore up again.
 """
 
 import uuid
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+
+from portal.backends.base import NodePhase, NodeProgress
+
+
+@dataclass(frozen=True)
+class NodeRow:
+    """One node's line on the pages: its name and the figures its cloud gave."""
+
+    name: str
+    figures: NodeProgress
 
 
 class RestoreOperation(models.Model):
@@ -17,6 +29,12 @@ class RestoreOperation(models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        CANCELLING = "cancelling", "Cancelling"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Origin(models.TextChoices):
+        PORTAL = "portal", "Portal"
+        CLI = "cli", "Command line"
 
     class Choice(models.TextChoices):
         EARLIEST = "earliest", "Earliest restore point"
@@ -25,7 +43,7 @@ class RestoreOperation(models.Model):
         FAST = "fast", "Fast restore point"
         GEO = "geo", "Restore to paired region"
 
-    ACTIVE = (Status.QUEUED, Status.RUNNING)
+    ACTIVE = (Status.QUEUED, Status.RUNNING, Status.CANCELLING)
 
     # Unique per user (below): a key another user posts never finds this operation.
     idempotency_key = models.UUIDField(default=uuid.uuid4)
@@ -44,6 +62,10 @@ class RestoreOperation(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     phase = models.CharField(max_length=100, blank=True)
     node_progress = models.JSONField(default=dict, blank=True)
+    # The figures behind the bars: {"nodes": {name: NodeProgress.to_json()},
+    # "seconds_left": the group's, "coarse": the cloud reports its state only,
+    # "message": the cloud's last word}. Written by the runner, read by every page.
+    progress = models.JSONField(default=dict, blank=True)
     token = models.TextField(blank=True)
     message = models.TextField(blank=True)
     # The backend's latest words on a running restore (a cloud's state, an estimate).
@@ -51,7 +73,22 @@ class RestoreOperation(models.Model):
     cleanup = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
 
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    # A restore from the command line without --as has no portal user: the OS user's
+    # name is kept instead.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+    )
+    started_by_name = models.CharField(max_length=150, blank=True)
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.PORTAL)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    cancelled_by_name = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -63,7 +100,7 @@ class RestoreOperation(models.Model):
             # Two people asking for the same new name at once: the database lets one in.
             models.UniqueConstraint(
                 fields=["backend", "target_name"],
-                condition=Q(status__in=["queued", "running"]),
+                condition=Q(status__in=["queued", "running", "cancelling"]),
                 name="one_active_restore_per_target",
             ),
             models.UniqueConstraint(
@@ -83,8 +120,6 @@ class RestoreOperation(models.Model):
         """Time since the restore started (to its end once it ended), e.g. "12 min 5 s"."""
         if self.started_at is None:
             return ""
-        from django.utils import timezone
-
         seconds = int(((self.finished_at or timezone.now()) - self.started_at).total_seconds())
         hours, rest = divmod(max(seconds, 0), 3600)
         minutes, seconds = divmod(rest, 60)
@@ -93,11 +128,48 @@ class RestoreOperation(models.Model):
         return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
     @property
+    def started_by(self) -> str:
+        """Who started it: the portal user, or the OS user of a command-line restore."""
+        if self.created_by is not None:
+            return self.created_by.get_username()
+        return self.started_by_name or "unknown"
+
+    @property
     def percent(self) -> int:
         values = list(self.node_progress.values())
         if self.status == self.Status.SUCCEEDED:
             return 100
         return round(sum(values) / len(values)) if values else 0
+
+    @property
+    def node_rows(self) -> list[NodeRow]:
+        """Every node's figures; from the percent alone for rows written before them."""
+        details = (self.progress or {}).get("nodes") or {}
+        if details:
+            return [NodeRow(name, NodeProgress.from_json(data)) for name, data in details.items()]
+        done = self.status == self.Status.SUCCEEDED
+        return [
+            NodeRow(
+                name,
+                NodeProgress(
+                    phase=NodePhase.READY if done else NodePhase.WAITING,
+                    percent=100 if done else percent,
+                ),
+            )
+            for name, percent in self.node_progress.items()
+        ]
+
+    @property
+    def seconds_left(self) -> float | None:
+        """The whole group's time left while it runs; None when unknown or over."""
+        if self.status != self.Status.RUNNING:
+            return None
+        return (self.progress or {}).get("seconds_left")
+
+    @property
+    def coarse(self) -> bool:
+        """The cloud reports only its own state (Azure): no figures per node."""
+        return bool((self.progress or {}).get("coarse"))
 
     @property
     def percent_step(self) -> int:

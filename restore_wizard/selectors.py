@@ -79,6 +79,19 @@ def restore_running_for(backend_key: str, name: str) -> str | None:
     )
 
 
+def running_restores_for(user):
+    """The restores the bell shows this user: every running one to Restore operators
+    (a restore started from the command line included), a viewer's own to others."""
+    from portal.services import may_restore
+
+    active = RestoreOperation.objects.filter(status__in=RestoreOperation.ACTIVE).select_related(
+        "created_by"
+    )
+    if not may_restore(user):
+        active = active.filter(created_by=user)
+    return list(active.order_by("created_at")[:10])
+
+
 def operation_phases(operation: RestoreOperation) -> list[tuple[str, str]]:
     """The coarse steps of any restore, each "done", "current" or "todo"."""
     steps = ["Queued", "Restoring", "Ready"]

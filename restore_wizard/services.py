@@ -20,7 +20,14 @@ from django.utils import timezone
 from django_tasks_db import DatabaseBackend
 
 from portal.backends import BackendError, get_backend
-from portal.backends.base import Backend, Progress, RestoreRequest, RestoreWindow, ServerGroup
+from portal.backends.base import (
+    Backend,
+    Progress,
+    ProgressCallback,
+    RestoreRequest,
+    RestoreWindow,
+    ServerGroup,
+)
 from portal.instants import utc_text
 from portal.models import ActivityEvent, Notification
 from portal.services import activity_record, notification_create
@@ -30,6 +37,7 @@ from .models import PostRestoreMark, RestoreOperation
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5.0
+CANCEL_CHECK_SECONDS = 1.0  # how soon a running restore sees a cancel asked elsewhere
 STALE_AFTER = timedelta(seconds=30)
 MAX_ATTEMPTS = 3
 
@@ -91,7 +99,7 @@ def restore_target_problem(
     if in_flight is not None:
         return (
             f"A restore to '{target_name}' is already running "
-            f"(started by {in_flight.created_by.get_username()}). Choose another name."
+            f"(started by {in_flight.started_by}). Choose another name."
         )
     return backend.name_available_in(target_name, location or group.location)
 
@@ -179,18 +187,101 @@ def operation_detail(operation: RestoreOperation) -> dict:
     }
 
 
-class ProgressWriter:
-    """Writes a backend's progress to the row: every phase change, and at most twice a second."""
+def restore_operation_record(
+    *,
+    backend: Backend,
+    group: ServerGroup,
+    point: datetime | None,
+    target_name: str,
+    token: str,
+    user=None,
+    started_by_name: str = "",
+) -> RestoreOperation:
+    """Record a restore begun outside the portal (the command line), like one from OK.
 
-    def __init__(self, operation_id: int):
+    ``token`` is the backend's, from ``begin_restore``: the name is reserved and the
+    point checked. The caller runs it (``restore_operation_run``); the row makes it
+    visible in Restore operations, the operators' bell and the Activity log.
+    """
+    with transaction.atomic():
+        operation = RestoreOperation.objects.create(
+            backend=backend.key,
+            source_id=group.id,
+            source_name=group.name,
+            target_name=target_name,
+            choice=RestoreOperation.Choice.CUSTOM if point else RestoreOperation.Choice.EARLIEST,
+            requested_point=point,
+            subscription=group.subscription,
+            resource_group=group.resource_group,
+            location=group.location,
+            created_by=user,
+            started_by_name=started_by_name,
+            origin=RestoreOperation.Origin.CLI,
+            token=token,
+        )
+        if user is not None:
+            notification_create(
+                user=user,
+                title="The restore operation has been initiated",
+                body=f"Restoring {group.name} to a new server group, {target_name}.",
+                link=reverse("operation_detail", args=[operation.pk]),
+                link_text="Follow the restore",
+            )
+        operation_activity(operation, result=ActivityEvent.Result.STARTED)
+    return operation
+
+
+def operation_activity(
+    operation: RestoreOperation, *, result: str, message: str = "", action: str = "restore"
+) -> None:
+    """The Activity log's line for this restore, in the name of who started it."""
+    event = activity_record(
+        actor=operation.created_by,
+        action=action,
+        result=result,
+        backend=operation.backend,
+        target=operation.target_name,
+        message=message,
+        detail=operation_detail(operation),
+    )
+    if operation.created_by is None and operation.started_by_name:
+        ActivityEvent.objects.filter(pk=event.pk).update(actor_name=operation.started_by_name)
+
+
+def operation_notify(operation: RestoreOperation, **notification) -> None:
+    """Tell who started the restore; a command-line restore without --as has nobody."""
+    if operation.created_by is not None:
+        notification_create(user=operation.created_by, **notification)
+
+
+def progress_json(progress: Progress) -> dict:
+    return {
+        "nodes": {name: figures.to_json() for name, figures in progress.details.items()},
+        "seconds_left": progress.seconds_left,
+        "coarse": progress.coarse,
+        "message": progress.message,
+    }
+
+
+class ProgressWriter:
+    """Writes a backend's progress to the row: every phase change, and at most twice a
+    second; ``echo`` (the command line's --wait) sees every report."""
+
+    def __init__(self, operation_id: int, echo: ProgressCallback | None = None):
         self.operation_id = operation_id
+        self.echo = echo
         self.last_phase = ""
         self.last_message = ""
         self.last_write = 0.0
         self.nodes: dict[str, int] = {}
+        self.figures: dict = {}
 
     def __call__(self, progress: Progress) -> None:
         self.nodes.update(progress.nodes)
+        if progress.details or progress.coarse or progress.message:
+            self.figures = progress_json(progress)
+        if self.echo is not None:
+            self.echo(progress)
         now = time.monotonic()
         changed = progress.message and progress.message != self.last_message
         if progress.phase == self.last_phase and not changed and now - self.last_write < 0.5:
@@ -204,26 +295,45 @@ class ProgressWriter:
         if progress.message:
             self.last_message = fields["progress_message"] = progress.message
         RestoreOperation.objects.filter(pk=self.operation_id, status=Status.RUNNING).update(
-            **fields
+            **fields, progress=self.figures
         )
 
 
 class Heartbeat:
-    """Marks the row alive while a long backend call blocks, so the watchdog leaves it."""
+    """Marks the row alive while a long backend call blocks, so the watchdog leaves it,
+    and passes a cancel asked for meanwhile on to the backend."""
 
-    def __init__(self, operation_id: int):
+    def __init__(self, operation_id: int, backend: Backend):
         self.operation_id = operation_id
+        self.backend = backend
+        self.token = ""
+        self.cancel_sent = False
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.beat, daemon=True)
 
     def beat(self) -> None:
+        last_beat = time.monotonic()
         try:
-            while not self.stop.wait(HEARTBEAT_SECONDS):
-                RestoreOperation.objects.filter(pk=self.operation_id, status=Status.RUNNING).update(
-                    heartbeat_at=timezone.now()
+            while not self.stop.wait(CANCEL_CHECK_SECONDS):
+                rows = RestoreOperation.objects.filter(
+                    pk=self.operation_id, status__in=[Status.RUNNING, Status.CANCELLING]
                 )
+                if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                    last_beat = time.monotonic()
+                    rows.update(heartbeat_at=timezone.now())
+                if rows.filter(status=Status.CANCELLING).exists():
+                    self.pass_cancel_on()
         finally:
             connection.close()
+
+    def pass_cancel_on(self) -> None:
+        if self.cancel_sent or not self.token:
+            return
+        self.cancel_sent = True
+        try:
+            self.backend.cancel_restore(self.token)
+        except BackendError as error:
+            logger.info("restore operation %s: cancel: %s", self.operation_id, error.message)
 
     def __enter__(self) -> Heartbeat:
         self.thread.start()
@@ -234,8 +344,9 @@ class Heartbeat:
         self.thread.join()
 
 
-def restore_operation_run(*, operation_id: int) -> None:
-    """Run (or resume) one restore to its end. Called by the task worker."""
+def restore_operation_run(*, operation_id: int, echo: ProgressCallback | None = None) -> None:
+    """Run (or resume) one restore to its end. Called by the task worker (and by the
+    command line's restore, in its own process)."""
     now = timezone.now()
     claimed = RestoreOperation.objects.filter(pk=operation_id, status=Status.QUEUED).update(
         status=Status.RUNNING,
@@ -254,7 +365,7 @@ def restore_operation_run(*, operation_id: int) -> None:
         return
     token = operation.token
     try:
-        with Heartbeat(operation_id):
+        with Heartbeat(operation_id, backend) as heartbeat:
             if not token:
                 token = backend.begin_restore(
                     RestoreRequest(
@@ -265,19 +376,29 @@ def restore_operation_run(*, operation_id: int) -> None:
                     )
                 )
                 RestoreOperation.objects.filter(pk=operation_id).update(token=token)
-            result = backend.wait_restore(token, ProgressWriter(operation_id))
+            heartbeat.token = token
+            # A cancel that came before the token: the restore must not start.
+            if RestoreOperation.objects.filter(pk=operation_id, status=Status.CANCELLING).exists():
+                heartbeat.pass_cancel_on()
+            result = backend.wait_restore(token, ProgressWriter(operation_id, echo))
     except BackendError as error:
-        operation_fail(operation, error.message, cleanup=abandon(backend, token))
+        operation_end_in_error(operation, error.message, cleanup=abandon(backend, token))
         return
     except Exception as error:
         logger.exception("restore operation %s failed unexpectedly", operation_id)
-        operation_fail(
+        operation_end_in_error(
             operation,
             f"The restore stopped on an unexpected error: {error}",
             cleanup=abandon(backend, token),
         )
         return
     operation_succeed(operation, target_id=result.target_id, point=result.point_in_time)
+
+
+def operation_end_in_error(operation: RestoreOperation, message: str, *, cleanup: str) -> None:
+    """A restore that stopped: Cancelled when an operator asked for it, else Failed."""
+    if not operation_cancelled(operation, cleanup=cleanup):
+        operation_fail(operation, message, cleanup=cleanup)
 
 
 def abandon(backend: Backend, token: str) -> str:
@@ -290,7 +411,14 @@ def abandon(backend: Backend, token: str) -> str:
 
 
 def operation_succeed(operation: RestoreOperation, *, target_id: str, point) -> None:
-    updated = RestoreOperation.objects.filter(pk=operation.pk, status=Status.RUNNING).update(
+    # A cancel that came after the last step: the group is Ready, and the row says so.
+    late = RestoreOperation.objects.filter(pk=operation.pk, status=Status.CANCELLING).update(
+        message="The restore had finished before the cancel reached it; "
+        "delete the new group if it is not wanted."
+    )
+    updated = RestoreOperation.objects.filter(
+        pk=operation.pk, status__in=[Status.RUNNING, Status.CANCELLING]
+    ).update(
         status=Status.SUCCEEDED,
         phase="Ready",
         target_id=target_id,
@@ -299,11 +427,13 @@ def operation_succeed(operation: RestoreOperation, *, target_id: str, point) -> 
     )
     if not updated:
         return
+    if not late:
+        RestoreOperation.objects.filter(pk=operation.pk).update(progress=complete(operation.pk))
     operation.refresh_from_db()
     # A group made again under an old name starts with none of the old group's marks.
     PostRestoreMark.objects.filter(backend=operation.backend, group_id=target_id).delete()
-    notification_create(
-        user=operation.created_by,
+    operation_notify(
+        operation,
         level=Notification.Level.SUCCESS,
         title=f"Restore succeeded: {operation.target_name} is ready",
         body=f"{operation.source_name} was restored to {operation_detail(operation)['point']}.",
@@ -312,14 +442,20 @@ def operation_succeed(operation: RestoreOperation, *, target_id: str, point) -> 
         more_link=reverse("post_restore", args=[operation.backend, operation.target_name]),
         more_link_text="Post-restore tasks",
     )
-    activity_record(
-        actor=operation.created_by,
-        action="restore",
-        result=ActivityEvent.Result.SUCCEEDED,
-        backend=operation.backend,
-        target=operation.target_name,
-        detail=operation_detail(operation),
-    )
+    operation_activity(operation, result=ActivityEvent.Result.SUCCEEDED)
+
+
+def complete(operation_id: int) -> dict:
+    """The stored figures with every node Ready (the last report may predate the end)."""
+    figures = dict(RestoreOperation.objects.get(pk=operation_id).progress or {})
+    nodes = figures.get("nodes") or {}
+    for data in nodes.values():
+        data.update(phase="ready", percent=100, seconds_left=0)
+        for done, total in (("bytes_done", "bytes_total"), ("wal_done", "wal_total")):
+            if data.get(total):
+                data[done] = data[total]
+    figures["seconds_left"] = 0
+    return figures
 
 
 def operation_fail(operation: RestoreOperation, message: str, *, cleanup: str) -> None:
@@ -334,23 +470,96 @@ def operation_fail(operation: RestoreOperation, message: str, *, cleanup: str) -
     if not updated:
         return
     operation.refresh_from_db()
-    notification_create(
-        user=operation.created_by,
+    operation_notify(
+        operation,
         level=Notification.Level.ERROR,
         title=f"Restore of {operation.source_name} to {operation.target_name} failed",
         body=message,
         link=reverse("operation_detail", args=[operation.pk]),
         link_text="See what happened",
     )
-    activity_record(
-        actor=operation.created_by,
-        action="restore",
-        result=ActivityEvent.Result.FAILED,
+    operation_activity(operation, result=ActivityEvent.Result.FAILED, message=message)
+
+
+def restore_operation_cancel(
+    *, operation_id: int, user=None, actor_name: str = "", now: datetime | None = None
+) -> RestoreOperation:
+    """Stop a restore at whatever phase it is; the operation ends Cancelled.
+
+    A queued restore (no worker holds it) is finished here. A running one turns
+    Cancelling and its backend is told at once; the worker that runs it then removes
+    what it made and ends it, or, when that worker is dead (its heartbeat stale), this
+    call or the watchdog does. Raises ``RestoreRefused`` for a restore already over.
+    """
+    now = now or timezone.now()
+    who = {
+        "cancel_requested_at": now,
+        "cancelled_by": user,
+        "cancelled_by_name": user.get_username() if user is not None else actor_name,
+    }
+    rows = RestoreOperation.objects.filter(pk=operation_id)
+    if rows.filter(status=Status.QUEUED).update(status=Status.CANCELLING, **who):
+        operation = rows.get()
+        operation_cancelled(operation, cleanup=abandon_quietly(operation))
+    elif rows.filter(status=Status.RUNNING).update(status=Status.CANCELLING, **who):
+        operation = rows.get()
+        if operation.token:
+            try:
+                get_backend(operation.backend).cancel_restore(operation.token)
+            except BackendError as error:
+                logger.info("restore operation %s: cancel: %s", operation_id, error.message)
+        if operation.heartbeat_at is None or operation.heartbeat_at < now - STALE_AFTER:
+            operation_cancelled(operation, cleanup=abandon_quietly(operation))
+    operation = rows.get()
+    if operation.status not in (Status.CANCELLING, Status.CANCELLED) and not (
+        operation.cancel_requested_at
+    ):
+        raise RestoreRefused(
+            f"Restore operation #{operation.pk} has already ended "
+            f"({operation.get_status_display().lower()}); there is nothing to cancel."
+        )
+    return operation
+
+
+def abandon_quietly(operation: RestoreOperation) -> str:
+    try:
+        return abandon(get_backend(operation.backend), operation.token)
+    except BackendError as error:
+        return f"Cleaning up failed: {error.message}"
+
+
+def operation_cancelled(operation: RestoreOperation, *, cleanup: str) -> bool:
+    """End a Cancelling operation as Cancelled; False when it was not cancelling."""
+    updated = RestoreOperation.objects.filter(pk=operation.pk, status=Status.CANCELLING).update(
+        status=Status.CANCELLED, cleanup=cleanup, finished_at=timezone.now()
+    )
+    if not updated:
+        return False
+    operation.refresh_from_db()
+    who = operation.cancelled_by_name or "an operator"
+    message = f"Cancelled by {who} at {fmt(operation.cancel_requested_at)}."
+    RestoreOperation.objects.filter(pk=operation.pk).update(message=message)
+    operation.message = message
+    operation_notify(
+        operation,
+        level=Notification.Level.WARNING,
+        title=f"Restore of {operation.source_name} to {operation.target_name} cancelled",
+        body=f"{message} {cleanup}",
+        link=reverse("operation_detail", args=[operation.pk]),
+        link_text="See the operation",
+    )
+    event = activity_record(
+        actor=operation.cancelled_by,
+        action="cancel restore",
+        result=ActivityEvent.Result.SUCCEEDED,
         backend=operation.backend,
         target=operation.target_name,
-        message=message,
+        message=f"{message} {cleanup}",
         detail=operation_detail(operation),
     )
+    if operation.cancelled_by is None and operation.cancelled_by_name:
+        ActivityEvent.objects.filter(pk=event.pk).update(actor_name=operation.cancelled_by_name)
+    return True
 
 
 def restore_operations_recover(*, now: datetime | None = None) -> list[int]:
@@ -364,9 +573,13 @@ def restore_operations_recover(*, now: datetime | None = None) -> list[int]:
     now = now or timezone.now()
     handed_back = []
     stale = RestoreOperation.objects.filter(
-        status=Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER
+        status__in=[Status.RUNNING, Status.CANCELLING], heartbeat_at__lt=now - STALE_AFTER
     )
     for operation in stale:
+        if operation.status == Status.CANCELLING:
+            # Cancelled while its worker was dead: nobody else will finish it.
+            operation_cancelled(operation, cleanup=abandon_quietly(operation))
+            continue
         if operation.attempts >= MAX_ATTEMPTS:
             backend_cleanup = ""
             try:

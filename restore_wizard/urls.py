@@ -65,6 +65,8 @@ urlpatterns = [
         name="post_restore_mark",
     ),
     path("operations/", views.operation_list, name="operation_list"),
+    path("operations/running/", views.operations_running, name="operations_running"),
     path("operations/<int:pk>/", views.operation_detail, name="operation_detail"),
     path("operations/<int:pk>/banner/", views.operation_banner, name="operation_banner"),
+    path("operations/<int:pk>/cancel/", views.operation_cancel, name="operation_cancel"),
 ]

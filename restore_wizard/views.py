@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -22,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from portal import services as portal_services
-from portal.backends import BackendError, NotFound
+from portal.backends import BackendError, NotFound, get_backend
 from portal.instants import is_utc, local_text, utc_text
 from portal.models import ActivityEvent, OpenPreview
 from portal.services import activity_record
@@ -366,14 +367,31 @@ def operation_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
-def operation_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    operation = get_object_or_404(RestoreOperation.objects.select_related("created_by"), pk=pk)
-    context = {
+def operation_context(request: HttpRequest, operation: RestoreOperation) -> dict:
+    """What the operation page and its live partial show, and whether this user may
+    cancel it (an operator, on a cloud that can stop a restore)."""
+    try:
+        cloud = get_backend(operation.backend)
+    except BackendError:
+        cloud = None
+    return {
         "operation": operation,
         "phases": selectors.operation_phases(operation),
         "nav": "operations",
+        "cloud_label": cloud.label if cloud else operation.backend,
+        "may_cancel": bool(
+            cloud
+            and cloud.can_cancel
+            and operation.is_active
+            and services_may_restore(request.user)
+        ),
     }
+
+
+@require_GET
+def operation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    operation = get_object_or_404(RestoreOperation.objects.select_related("created_by"), pk=pk)
+    context = operation_context(request, operation)
     if request.htmx:
         response = render(request, "restore_wizard/operation_detail.html#status", context)
         if not operation.is_active:
@@ -381,6 +399,58 @@ def operation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             response.status_code = HttpResponseStopPolling.status_code
         return response
     return render(request, "restore_wizard/operation_detail.html", context)
+
+
+def bell_restores(request: HttpRequest) -> str:
+    """The bell's section of running restores (registered with ``portal.bell``)."""
+    if not request.user.is_authenticated:
+        return ""
+    operations = selectors.running_restores_for(request.user)
+    if not operations:
+        return ""
+    return render_to_string(
+        "restore_wizard/bell_restores.html", {"operations": operations}, request=request
+    )
+
+
+@require_GET
+def operations_running(request: HttpRequest) -> HttpResponse:
+    """The bell's running restores, polled while the panel is open (286 when none)."""
+    operations = selectors.running_restores_for(request.user)
+    response = render(request, "restore_wizard/bell_restores.html", {"operations": operations})
+    if not operations:
+        response.status_code = HttpResponseStopPolling.status_code
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def operation_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the confirmation. POST: stop the restore (Restore operators only)."""
+    operation = get_object_or_404(RestoreOperation.objects.select_related("created_by"), pk=pk)
+    context = operation_context(request, operation)
+    if not services_may_restore(request.user):
+        if request.method == "POST":
+            activity_record(
+                actor=request.user,
+                action="cancel restore",
+                result=ActivityEvent.Result.REFUSED,
+                backend=operation.backend,
+                target=operation.target_name,
+                message="Not a member of the Restore operators group.",
+            )
+        return problem_page(
+            request,
+            operation.target_name,
+            'Only members of the "Restore operators" group may cancel restores.',
+            403,
+        )
+    if request.method == "GET":
+        return render(request, "restore_wizard/operation_cancel.html", context)
+    try:
+        services.restore_operation_cancel(operation_id=operation.pk, user=request.user)
+    except services.RestoreRefused as error:
+        messages.error(request, error.message)
+    return redirect("operation_detail", pk=operation.pk)
 
 
 @require_GET

@@ -341,6 +341,7 @@ class AzureBackend(ArmBackend):
             Progress(
                 phase="Submitted",
                 message="Azure accepted the restore; it reports no per-node progress.",
+                coarse=True,
             )
         )
         poller = self._call(
@@ -365,7 +366,7 @@ class AzureBackend(ArmBackend):
         if not group_id:
             group_id = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{RESOURCE_TYPE}/{name}"
         nodes = {n.name: 100 for n in self._nodes_quietly(group_id)}
-        progress(Progress(phase="Succeeded", nodes=nodes, message=f"{name} is ready."))
+        progress(Progress(phase="Succeeded", nodes=nodes, message=f"{name} is ready.", coarse=True))
         self.refresh()
         restored = _aware(cluster.point_in_time_utc) if cluster is not None else None
         return RestoreResult(target_id=group_id, target_name=name, point_in_time=restored or point)
@@ -379,6 +380,7 @@ class AzureBackend(ArmBackend):
                 Progress(
                     phase="Restoring",
                     message=f"Azure reports the restore {status} (check {reported}).",
+                    coarse=True,
                 )
             ),
         )

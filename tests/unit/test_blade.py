@@ -285,7 +285,10 @@ def test_backup_and_restore_lists_backups_and_restores_with_progress(
     backups = html.split('id="backups-heading"')[1].split("</table>")[0]
     assert backups.count("<tr>") == 1 + sum(len(n.backups) for n in engine.get_group(SOURCE).nodes)
     assert "worker-1" in backups and " UTC" in backups
-    assert 'aria-valuenow="50"' in html and "Restoring · 50%" in html
+    # The group's percent, and one bar per node as on the operation page.
+    assert "Restoring · 50%" in html
+    assert '<progress max="100" value="40" aria-label="coordinator">' in html
+    assert '<progress max="100" value="60" aria-label="worker-1">' in html
     assert poll.status_code == 200 and "alpha-run" in poll.content.decode()
 
 
