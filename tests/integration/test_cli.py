@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import signal
@@ -13,8 +14,10 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.urls import reverse
 
 from localcloud.testing import processes_under, temporary_engine
+from portal.models import ActivityEvent
 from tests.ports import shifted_port
 
 BASE_PORT = shifted_port(28432)
@@ -82,6 +85,7 @@ def test_create_show_stop_start_backup_delete(root):
         run("servergroups", "show", "cli-life")
 
 
+@pytest.mark.django_db(transaction=True)
 def test_demo_is_created_once_and_restore_waits_until_ready(root):
     assert json.loads(run("localcloud_demo", "--json")) == {"name": "citus-demo", "created": True}
     assert json.loads(run("localcloud_demo", "--json"))["created"] is False
@@ -94,6 +98,7 @@ def test_demo_is_created_once_and_restore_waits_until_ready(root):
     run("servergroups", "delete", "demo-copy")
 
 
+@pytest.mark.django_db(transaction=True)
 def test_restore_latest_keeps_what_was_committed_before_the_command(root):
     from localcloud import Engine
 
@@ -114,6 +119,52 @@ def test_restore_latest_keeps_what_was_committed_before_the_command(root):
             rows = conn.execute("SELECT node FROM before_ok").fetchall()
         assert (node.name,) in rows, node.name
     run("servergroups", "delete", "demo-latest")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cli_restore_is_one_operation_in_the_list_and_the_activity_log(
+    root, operator, client, django_user_model
+):
+    from restore_wizard.models import RestoreOperation
+
+    run("servergroups", "create", "cli-rec-src", "--workers", "1")
+    progress = StringIO()
+    call_command(
+        "restore", "cli-rec-src", "--earliest", "--name", "cli-rec-os", "--wait",
+        stdout=StringIO(), stderr=progress,
+    )  # fmt: skip
+    as_operator = json.loads(
+        run("restore", "cli-rec-src", "--earliest", "--name", "cli-rec-as", "--wait", "--json",
+            "--as", operator.username)
+    )  # fmt: skip
+
+    by_os = RestoreOperation.objects.get(target_name="cli-rec-os")
+    by_operator = RestoreOperation.objects.get(target_name="cli-rec-as")
+    assert by_os.status == by_operator.status == "succeeded"
+    assert by_os.origin == "cli" and by_os.created_by is None
+    assert by_os.started_by == getpass.getuser()
+    assert by_operator.created_by == operator and as_operator["restored_from"] == "cli-rec-src"
+    # --wait printed every node's phase and figures as they came.
+    lines = progress.getvalue()
+    assert "coordinator Unpacking the backup" in lines and "worker-1" in lines
+    assert "left" in lines
+    # The Activity log and Restore operations show both, as for a restore from OK.
+    events = ActivityEvent.objects.filter(action="restore", target="cli-rec-os")
+    assert sorted(events.values_list("result", flat=True)) == ["started", "succeeded"]
+    assert set(events.values_list("actor_name", flat=True)) == {getpass.getuser()}
+    client.force_login(operator)
+    listed = client.get(reverse("operation_list")).content.decode()
+    assert "cli-rec-os" in listed and "cli-rec-as" in listed and "(command line)" in listed
+    # Nobody signed in started it: the Activity log shows it to administrators.
+    client.force_login(django_user_model.objects.create_superuser("ada", password="x" * 20))
+    log = client.get(reverse("activity_log")).content.decode()
+    assert "cli-rec-os" in log and getpass.getuser() in log
+    blade_log = client.get(reverse("servergroup_activity", args=["local", "cli-rec-src"]))
+    assert "cli-rec-os" in blade_log.content.decode()
+    # The restorer was told, as after OK.
+    assert operator.notifications.filter(title__contains="cli-rec-as is ready").exists()
+    for name in ("cli-rec-os", "cli-rec-as", "cli-rec-src"):
+        run("servergroups", "delete", name)
 
 
 def test_point_without_offset_is_refused(root):
