@@ -530,36 +530,43 @@ def abandon_quietly(operation: RestoreOperation) -> str:
 
 
 def operation_cancelled(operation: RestoreOperation, *, cleanup: str) -> bool:
-    """End a Cancelling operation as Cancelled; False when it was not cancelling."""
-    updated = RestoreOperation.objects.filter(pk=operation.pk, status=Status.CANCELLING).update(
-        status=Status.CANCELLED, cleanup=cleanup, finished_at=timezone.now()
-    )
-    if not updated:
-        return False
-    operation.refresh_from_db()
-    who = operation.cancelled_by_name or "an operator"
-    message = f"Cancelled by {who} at {fmt(operation.cancel_requested_at)}."
-    RestoreOperation.objects.filter(pk=operation.pk).update(message=message)
-    operation.message = message
-    operation_notify(
-        operation,
-        level=Notification.Level.WARNING,
-        title=f"Restore of {operation.source_name} to {operation.target_name} cancelled",
-        body=f"{message} {cleanup}",
-        link=reverse("operation_detail", args=[operation.pk]),
-        link_text="See the operation",
-    )
-    event = activity_record(
-        actor=operation.cancelled_by,
-        action="cancel restore",
-        result=ActivityEvent.Result.SUCCEEDED,
-        backend=operation.backend,
-        target=operation.target_name,
-        message=f"{message} {cleanup}",
-        detail=operation_detail(operation),
-    )
-    if operation.cancelled_by is None and operation.cancelled_by_name:
-        ActivityEvent.objects.filter(pk=event.pk).update(actor_name=operation.cancelled_by_name)
+    """End a Cancelling operation as Cancelled; False when it was not cancelling.
+
+    The row, the notification and the Activity log change together (one transaction),
+    so whoever sees Cancelled sees who cancelled and the log line too.
+    """
+    asked = RestoreOperation.objects.filter(pk=operation.pk).values(
+        "cancelled_by_name", "cancel_requested_at"
+    )[0]
+    who = asked["cancelled_by_name"] or "an operator"
+    when = asked["cancel_requested_at"] or timezone.now()
+    message = f"Cancelled by {who} at {fmt(when)}."
+    with transaction.atomic():
+        updated = RestoreOperation.objects.filter(pk=operation.pk, status=Status.CANCELLING).update(
+            status=Status.CANCELLED, cleanup=cleanup, message=message, finished_at=timezone.now()
+        )
+        if not updated:
+            return False
+        operation.refresh_from_db()
+        operation_notify(
+            operation,
+            level=Notification.Level.WARNING,
+            title=f"Restore of {operation.source_name} to {operation.target_name} cancelled",
+            body=f"{message} {cleanup}",
+            link=reverse("operation_detail", args=[operation.pk]),
+            link_text="See the operation",
+        )
+        event = activity_record(
+            actor=operation.cancelled_by,
+            action="cancel restore",
+            result=ActivityEvent.Result.SUCCEEDED,
+            backend=operation.backend,
+            target=operation.target_name,
+            message=f"{message} {cleanup}",
+            detail=operation_detail(operation),
+        )
+        if operation.cancelled_by is None and operation.cancelled_by_name:
+            ActivityEvent.objects.filter(pk=event.pk).update(actor_name=operation.cancelled_by_name)
     return True
 
 
