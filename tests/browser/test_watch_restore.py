@@ -117,6 +117,11 @@ def test_watch_a_wal_bound_restore_and_cancel_it(
     page.get_by_role("button", name="Cancel the restore").click()
     expect(page.locator("#operation-state")).to_have_text("Cancelled", timeout=60_000)
     expect(page.locator("#operation-message")).to_contain_text("Cancelled by olivia at")
+    # The last update (the one that stops the polling) keeps the local times too.
+    expect(status.locator("time[data-local-time]")).to_have_count(
+        status.locator(".local-time").count()
+    )
+    assert status.locator(".local-time").count() >= 3
     screenshot("05-cancelled")
 
     operation.refresh_from_db()
