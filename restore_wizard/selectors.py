@@ -101,6 +101,11 @@ def operation_phases(operation: RestoreOperation) -> list[tuple[str, str]]:
         position = 1
     elif operation.status == RestoreOperation.Status.SUCCEEDED:
         position = 3
+    elif operation.status in (
+        RestoreOperation.Status.CANCELLING,
+        RestoreOperation.Status.CANCELLED,
+    ):
+        return [("Queued", "done"), ("Restoring", "done"), ("Cancelled", "current")]
     else:
         return [("Queued", "done"), ("Restoring", "done"), ("Failed", "current")]
     return [

@@ -40,6 +40,7 @@ HEARTBEAT_SECONDS = 5.0
 CANCEL_CHECK_SECONDS = 1.0  # how soon a running restore sees a cancel asked elsewhere
 STALE_AFTER = timedelta(seconds=30)
 MAX_ATTEMPTS = 3
+NOTHING_LEFT = "Nothing was left to clean up."
 
 Status = RestoreOperation.Status
 # The choices whose point is chosen in the wizard (a custom point, a full backup's end).
@@ -383,30 +384,43 @@ def restore_operation_run(*, operation_id: int, echo: ProgressCallback | None = 
                 heartbeat.pass_cancel_on()
             result = backend.wait_restore(token, ProgressWriter(operation_id, echo))
     except BackendError as error:
-        operation_end_in_error(operation, error.message, cleanup=abandon(backend, token))
+        operation_end_in_error(operation, error.message, backend=backend, token=token)
         return
     except Exception as error:
         logger.exception("restore operation %s failed unexpectedly", operation_id)
         operation_end_in_error(
             operation,
             f"The restore stopped on an unexpected error: {error}",
-            cleanup=abandon(backend, token),
+            backend=backend,
+            token=token,
         )
         return
     operation_succeed(operation, target_id=result.target_id, point=result.point_in_time)
 
 
-def operation_end_in_error(operation: RestoreOperation, message: str, *, cleanup: str) -> None:
+def operation_end_in_error(
+    operation: RestoreOperation, message: str, *, backend: Backend, token: str
+) -> None:
     """A restore that stopped: Cancelled when an operator asked for it, else Failed."""
-    if not operation_cancelled(operation, cleanup=cleanup):
-        operation_fail(operation, message, cleanup=cleanup)
+    cleanup = abandon(backend, token)
+    if token and cleanup == NOTHING_LEFT:
+        # The backend removed what it made as it stopped; say so rather than "nothing".
+        stopped = (
+            f"The restore removed every node, port and folder of {operation.target_name} "
+            "as it stopped."
+        )
+        if operation_cancelled(operation, cleanup=stopped):
+            return
+    elif operation_cancelled(operation, cleanup=cleanup):
+        return
+    operation_fail(operation, message, cleanup=cleanup)
 
 
 def abandon(backend: Backend, token: str) -> str:
     if not token:
         return "Nothing was created."
     try:
-        return backend.abandon_restore(token) or "Nothing was left to clean up."
+        return backend.abandon_restore(token) or NOTHING_LEFT
     except BackendError as error:
         return f"Cleaning up failed: {error.message}"
 
