@@ -465,6 +465,7 @@ class FlexibleBackend(ArmBackend):
                 phase="Submitted",
                 message="Azure accepted the restore and reports no progress. "
                 + state.get("estimate", ""),
+                coarse=True,
             )
         )
         poller = self._call(
@@ -489,7 +490,7 @@ class FlexibleBackend(ArmBackend):
             nodes = {n.name: 100 for n in self.get_server_group(group_id).nodes}
         except BackendError:
             nodes = {}
-        progress(Progress(phase="Succeeded", nodes=nodes, message=f"{name} is ready."))
+        progress(Progress(phase="Succeeded", nodes=nodes, message=f"{name} is ready.", coarse=True))
         return RestoreResult(target_id=group_id, target_name=name, point_in_time=point)
 
     def _watch(self, poller, watched, progress: ProgressCallback, state: dict) -> None:
@@ -505,6 +506,7 @@ class FlexibleBackend(ArmBackend):
                     message=f"Azure reports the restore {status} "
                     f"(check {reported}); {self._state_words(sub, rg, name)} "
                     + state.get("estimate", ""),
+                    coarse=True,
                 )
             ),
         )
