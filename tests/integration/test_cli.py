@@ -174,10 +174,14 @@ def test_point_without_offset_is_refused(root):
         run("restore", "citus-demo", "--point", "yesterday", "--name", "naive-y")
 
 
+@pytest.mark.django_db(transaction=True)
 def test_refusals_exit_non_zero_with_a_message_and_no_traceback(root):
-    naive = manage(root, "restore", "citus-demo", "--point", "2026-11-24T10:00", "--name", "n-1")
-    taken = manage(root, "restore", "citus-demo", "--earliest", "--name", "citus-demo")
+    # A group of its own: the tests that use the database may run in any order.
+    run("servergroups", "create", "cli-refuse", "--workers", "1")
+    naive = manage(root, "restore", "cli-refuse", "--point", "2026-11-24T10:00", "--name", "n-1")
+    taken = manage(root, "restore", "cli-refuse", "--earliest", "--name", "cli-refuse")
     missing = manage(root, "restore", "nowhere", "--earliest", "--name", "n-2")
+    run("servergroups", "delete", "cli-refuse")
 
     for done, words in (
         (naive, "has no UTC offset"),
