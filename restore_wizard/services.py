@@ -513,6 +513,18 @@ def restore_operation_cancel(
         "cancelled_by_name": user.get_username() if user is not None else actor_name,
     }
     rows = RestoreOperation.objects.filter(pk=operation_id)
+    operation = rows.get()
+    begun = operation.token or operation.status != Status.QUEUED
+    if begun and operation.status in (Status.QUEUED, Status.RUNNING):
+        try:
+            cloud = get_backend(operation.backend)
+        except BackendError as error:
+            raise RestoreRefused(error.message) from error
+        if not cloud.can_cancel:
+            raise RestoreRefused(
+                f"The {cloud.label} backend cannot stop a restore once it has begun; "
+                "it runs to its end (delete the new server group afterwards if it is not wanted)."
+            )
     if rows.filter(status=Status.QUEUED).update(status=Status.CANCELLING, **who):
         operation = rows.get()
         operation_cancelled(operation, cleanup=abandon_quietly(operation))

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from portal.models import ActivityEvent
 from restore_wizard.models import RestoreOperation
+from restore_wizard.services import RestoreRefused, restore_operation_cancel
 
 pytestmark = pytest.mark.django_db
 
@@ -104,8 +105,13 @@ def test_azure_operation_says_azure_reports_only_its_state(settings, operator, o
     assert "Azure reports no finer progress than its state" in html
     assert "<progress" not in html
     assert '<dd id="operation-elapsed">1 min 3' in html
-    # Azure cannot stop a restore it has accepted: no Cancel to press.
+    # Azure cannot stop a restore it has accepted: no Cancel to press, and the command
+    # line's cancel is refused in words.
     assert 'id="cancel-restore"' not in html
+    with pytest.raises(RestoreRefused, match="cannot stop a restore once it has begun"):
+        restore_operation_cancel(operation_id=running.pk, user=operator)
+    running.refresh_from_db()
+    assert running.status == "running" and running.cancel_requested_at is None
 
 
 def test_operator_sees_cancel_and_cancels_a_queued_restore(local, operator, operator_client):
