@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from io import StringIO
 from pathlib import Path
 
@@ -172,6 +173,30 @@ def test_point_without_offset_is_refused(root):
         run("restore", "citus-demo", "--point", "2026-11-24T10:00:00", "--name", "naive-x")
     with pytest.raises(CommandError, match="not an ISO 8601 time"):
         run("restore", "citus-demo", "--point", "yesterday", "--name", "naive-y")
+
+
+@pytest.mark.django_db
+def test_cancel_from_the_command_line_names_who_and_refuses_what_has_ended(root):
+    from restore_wizard.models import RestoreOperation
+
+    queued = RestoreOperation.objects.create(
+        backend="local", source_id="x", source_name="x", target_name="x-r", choice="earliest",
+        subscription="s", resource_group="r", location="l", started_by_name="someone",
+        origin="cli",
+    )  # fmt: skip
+
+    cancelled = json.loads(run("restore", "--cancel", str(queued.pk), "--json"))
+
+    assert cancelled["status"] == "Cancelled" and cancelled["operation"] == queued.pk
+    assert cancelled["cancelled_by"] == getpass.getuser()
+    assert ActivityEvent.objects.get(action="cancel restore").actor_name == getpass.getuser()
+    queued.pk, queued.status, queued.idempotency_key = None, "succeeded", uuid.uuid4()
+    queued.cancel_requested_at = None
+    queued.save()
+    with pytest.raises(CommandError, match="already ended"):
+        run("restore", "--cancel", str(queued.pk))
+    with pytest.raises(CommandError, match="no restore operation #999999"):
+        run("restore", "--cancel", "999999")
 
 
 @pytest.mark.django_db(transaction=True)
