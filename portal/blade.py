@@ -8,6 +8,8 @@ Besides menu entries an app may register:
 
 - links: URL names of the group's other pages (the wizard's steps) that templates reach
   through ``urls.<name>``;
+- URL modules: an app's ``urls`` module, included by the portal's URLconf under the
+  site root (``register_urls``), so the portal never imports the app;
 - delete guards: ``guard(backend_key, group_name) -> str | None``, the reason a group may
   not be deleted now (the wizard refuses a group with a restore running into or from it).
 """
@@ -58,6 +60,7 @@ class MenuSection:
 PAGES: dict[str, BladePage] = {}
 LINKS: set[str] = set()
 DELETE_GUARDS: list[Callable[[str, str], str | None]] = []
+URL_MODULES: list[str] = []
 
 
 def register_page(page: BladePage) -> None:
@@ -70,6 +73,13 @@ def register_page(page: BladePage) -> None:
 def register_links(*url_names: str) -> None:
     LINKS.update(url_names)
     group_urls.cache_clear()
+
+
+def register_urls(module: str) -> None:
+    """Include the URL module ``module`` (a dotted path) at the site root; call from
+    ``AppConfig.ready()``, which runs before the URLconf is first read."""
+    if module not in URL_MODULES:
+        URL_MODULES.append(module)
 
 
 def register_delete_guard(guard: Callable[[str, str], str | None]) -> None:

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "axes",
     "portal",
     "restore_wizard",
+    "drills",
 ]
 
 MIDDLEWARE = [
@@ -271,6 +272,11 @@ PORTAL_PREVIEW_ROW_LIMIT = int(env_float("PORTAL_PREVIEW_ROW_LIMIT", 100))
 PORTAL_PREVIEW_TIMEOUT_SECONDS = env_float("PORTAL_PREVIEW_TIMEOUT_SECONDS", 5.0)
 # How many previews one user may have open at once (the backend caps them all together).
 PORTAL_PREVIEW_SLOTS_PER_USER = int(env_float("PORTAL_PREVIEW_SLOTS_PER_USER", 2))
+# Restore drills: how many may run at once in the whole portal, how long a DBA's SQL
+# assertion may run, and after how many days without a passed drill a group is overdue.
+PORTAL_DRILLS_MAX_RUNNING = int(env_float("PORTAL_DRILLS_MAX_RUNNING", 1))
+PORTAL_DRILL_ASSERTION_TIMEOUT_SECONDS = env_float("PORTAL_DRILL_ASSERTION_TIMEOUT_SECONDS", 5.0)
+PORTAL_DRILL_OVERDUE_DAYS = env_float("PORTAL_DRILL_OVERDUE_DAYS", 8.0)
 
 LOGGING = {
     "version": 1,

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import blade_views, views
+from . import blade, blade_views, views
 
 urlpatterns = [
     path(
@@ -39,4 +39,6 @@ urlpatterns = [
     path("signin-lockouts/", views.signin_lockout_list, name="signin_lockout_list"),
     path("healthz/trivial/", views.trivial, name="trivial"),
     path("", include("restore_wizard.urls")),
+    # Apps that add pages of their own (restore drills) register their URLs on the blade.
+    *[path("", include(module)) for module in blade.URL_MODULES],
 ]

@@ -8,6 +8,7 @@ progress to the row; a watchdog hands restores whose worker died back to a worke
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import uuid
@@ -84,11 +85,21 @@ def restore_point_problem(point: datetime, window: RestoreWindow, now: datetime)
     return None
 
 
+# Restore drills name their scratch groups ``<group>-drill-<n>``; nobody else may.
+DRILL_SUFFIX = "-drill-"
+DRILL_NAME = re.compile(r".+-drill-[0-9]+")
+
+
 def restore_target_problem(
     backend: Backend, group: ServerGroup, target_name: str, *, location: str = ""
 ) -> str | None:
     """Why ``target_name`` cannot be used for a restore of ``group`` (into ``location``,
     by default the source's), or None."""
+    if DRILL_NAME.fullmatch(target_name):
+        return (
+            f"Names ending in '-drill-' and a number, like '{target_name}', are reserved "
+            "for restore drills' scratch groups. Choose another name."
+        )
     if target_name == group.name:
         return (
             f"'{target_name}' is the source server group's own name. "

@@ -240,6 +240,7 @@ class BaseBackup:
     start_time: datetime
     end_time: datetime
     size: int  # bytes
+    start_lsn: str = ""  # where replay starts, when the cloud says (localcloud does)
 
 
 @dataclass(frozen=True)
@@ -521,3 +522,14 @@ class Backend:
     def check(self) -> list[str]:
         """Problems with the configuration, for the portal to show (empty when fine)."""
         return []
+
+    # Restore drills: direct connections to a node, for the drill's checks only.
+    def check_connection(self, group_id: str, node: str, *, superuser: bool = False):
+        """A context manager yielding an autocommit psycopg connection to ``node``'s
+        database: as the group's admin role, or (``superuser``) as a superuser, which
+        drills use on their own scratch groups only (``CREATE EXTENSION amcheck``).
+        A backend that cannot reach its servers directly raises ``BackendError``."""
+        raise BackendError(
+            f"The portal cannot connect to {self.label} servers directly, so it cannot "
+            "run the checks on them."
+        )

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
+
 from localcloud import Busy, Engine, Group, LocalCloudError, defaults
 from localcloud import NotFound as EngineNotFound
 from localcloud.access import PARAMETERS
@@ -373,6 +375,7 @@ class LocalBackend(Backend):
                 start_time=backup.start_time,
                 end_time=backup.end_time,
                 size=backup.size,
+                start_lsn=backup.start_lsn,
             )
             for node in group.nodes
             for backup in node.backups
@@ -418,6 +421,36 @@ class LocalBackend(Backend):
     def set_parameter(self, group_id: str, name: str, value: str) -> bool:
         with engine_errors():
             return self.engine.set_parameter(group_id, name, value)
+
+    @contextlib.contextmanager
+    def check_connection(self, group_id: str, node: str, *, superuser: bool = False):
+        if superuser:
+            with engine_errors(), self.engine.connect(group_id, node) as conn:
+                yield conn
+            return
+        with engine_errors():
+            group = self.engine._record(self.engine.catalog.read(), group_id)
+            records = [record for record in group["nodes"] if record["name"] == node]
+            if not records:
+                raise EngineNotFound(f"Server group '{group_id}' has no node '{node}'.")
+            handle = self.engine.node(group_id, records[0])
+        try:
+            conn = psycopg.connect(
+                host=str(handle.socket_dir),
+                port=handle.port,
+                user=group["admin_user"],
+                password=group["admin_password"],
+                dbname=group["database"],
+                autocommit=True,
+                connect_timeout=5,
+                application_name="restore drill",
+            )
+        except psycopg.OperationalError as error:
+            raise BackendError(
+                f"{handle.label}: cannot connect as the admin role: {error}"
+            ) from error
+        with conn:
+            yield conn
 
     def check(self) -> list[str]:
         return self.engine.check()

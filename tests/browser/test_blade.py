@@ -22,6 +22,7 @@ BLADE_PAGES = [
     ("Server parameters", "Changed from the defaults"),
     ("Connection strings", "jdbc:postgresql://127.0.0.1:"),
     ("Backup and restore", "Base backups"),
+    ("Drills", "Run a drill now"),
     ("Post-restore tasks", "Redirect clients and applications"),
 ]
 

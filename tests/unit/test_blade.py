@@ -92,6 +92,7 @@ PAGES = {
     "parameters/": ("Server parameters", "Changed from the defaults"),
     "connection-strings/": ("Connection strings", "jdbc:postgresql://127.0.0.1:"),
     "backup-and-restore/": ("Backup and restore", "Base backups"),
+    "drills/": ("Drills", "Run a drill now"),
     "post-restore/": ("Post-restore tasks", "Redirect clients"),
 }
 
@@ -107,6 +108,7 @@ def test_menu_has_overview_first_then_settings(viewer_client):
         "Server parameters",
         "Connection strings",
         "Backup and restore",
+        "Drills",
     ]
     assert '<h2 class="blade-menu-section">Settings</h2>' in html
     assert current_entry(html) == "Overview"
@@ -140,7 +142,7 @@ def test_icons_come_from_one_sprite_and_each_entry_has_its_own(viewer_client):
     assert set(used) <= set(symbols)
     blade_nav = html.split('<nav class="blade-menu"')[1].split("</nav>")[0]
     blade_icons = re.findall(r'<use href="#icon-([a-z]+)">', blade_nav)
-    assert len(blade_icons) == len(set(blade_icons)) == 7
+    assert len(blade_icons) == len(set(blade_icons)) == 8
     bar = html.split('class="commandbar"')[1].split("</div>")[0]
     assert re.findall(r'<use href="#icon-([a-z]+)">', bar) == ["restore", "refresh", "delete"]
 

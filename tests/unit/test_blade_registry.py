@@ -33,6 +33,7 @@ def test_the_wizard_registers_its_pages_links_and_delete_guard(group, restored):
                 "Server parameters",
                 "Connection strings",
                 "Backup and restore",
+                "Drills",
                 "Post-restore tasks",
             ],
         ),
@@ -41,7 +42,9 @@ def test_the_wizard_registers_its_pages_links_and_delete_guard(group, restored):
     urls = blade.group_urls(group.backend, group.name)
     assert urls["restore_start"] == "/servergroups/listed/group-0000/restore/"
     assert urls["servergroup_delete"] == "/servergroups/listed/group-0000/delete/"
-    assert len(blade.DELETE_GUARDS) == 1
+    # The wizard's guard, and the drills' (not while a drill of the group runs).
+    assert len(blade.DELETE_GUARDS) == 2
+    assert blade.URL_MODULES == ["drills.urls"]
 
 
 def test_a_registered_page_takes_its_place_and_is_marked_current(group):

@@ -1,0 +1,465 @@
+"""Restore drills as the portal runs them: start, run, recover, schedule.
+
+A drill restores a group into a scratch group ``<group>-drill-<n>`` (a name the wizard
+refuses to DBAs), checks every node, records the evidence on its ``Drill`` row and
+removes the scratch group. The clean-up runs in a ``finally``: a failed check or an
+error still removes the scratch group. When the process running a drill dies, its
+heartbeat stops; ``drills_recover`` (the scheduler loop runs it) removes what the
+drill left and fails it.
+
+Drills never run on the task queue real restores use: the scheduler runs them in
+threads of its own, and it starts none while a real restore is queued, so a drill
+never delays a DBA's restore.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from portal.backends import BackendError, get_backend
+from portal.backends.base import Backend, Progress, RestoreRequest, ServerGroup
+from portal.models import ActivityEvent, Notification
+from portal.services import activity_record, may_restore, notification_create
+from restore_wizard.models import RestoreOperation
+from restore_wizard.services import DRILL_SUFFIX, fmt
+
+from . import checks
+from .models import Drill, DrillPlan
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 2.0
+STALE_AFTER = timedelta(seconds=30)
+Status = Drill.Status
+
+
+class DrillRefused(Exception):
+    """A drill the portal will not start now; the message says why."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def scratch_name_for(group_name: str, drill_id: int) -> str:
+    """``<group>-drill-<n>``, the group's part shortened to fit a 40-character name."""
+    suffix = f"{DRILL_SUFFIX}{drill_id}"
+    return group_name[: 40 - len(suffix)].rstrip("-") + suffix
+
+
+def plan_for(backend_key: str, group_name: str) -> DrillPlan:
+    plan = DrillPlan.objects.filter(backend=backend_key, group_name=group_name).first()
+    return plan or DrillPlan(backend=backend_key, group_name=group_name)
+
+
+def drill_blocker(backend: Backend, group: ServerGroup) -> str | None:
+    """Why ``group`` cannot be drilled now, or None."""
+    if DRILL_SUFFIX in group.name and group.restored_from:
+        return f"{group.name} is itself a drill's scratch group."
+    blocker = backend.restore_blocker(group)
+    if blocker:
+        return blocker
+    if backend.key != "local" and not plan_for(backend.key, group.name).cloud_cost_accepted:
+        return (
+            f"Drills of {backend.label} server groups are off: each drill creates a real "
+            "server that is billed while it exists. An operator can turn them on for this "
+            "group on its Drills page."
+        )
+    return None
+
+
+def drill_start(
+    *,
+    backend_key: str,
+    group_name: str,
+    point_choice: str = Drill.Point.LATEST,
+    trigger: str,
+    user=None,
+) -> Drill:
+    """Queue one drill of the group; ``DrillRefused`` says why not."""
+    if point_choice not in Drill.Point.values:
+        raise DrillRefused(
+            f"'{point_choice}' is not a drill point: choose latest, random or earliest."
+        )
+    try:
+        backend = get_backend(backend_key)
+        group = backend.find_server_group(group_name)
+    except BackendError as error:
+        raise DrillRefused(error.message) from error
+    blocker = drill_blocker(backend, group)
+    if blocker:
+        raise DrillRefused(blocker)
+    try:
+        with transaction.atomic():
+            drill = Drill.objects.create(
+                backend=backend.key,
+                group_name=group.name,
+                source_id=group.id,
+                point_choice=point_choice,
+                trigger=trigger,
+                started_by=user,
+                started_by_name=user.get_username() if user else trigger,
+            )
+            drill.scratch_name = scratch_name_for(group.name, drill.pk)
+            drill.save(update_fields=["scratch_name"])
+    except IntegrityError:
+        raise DrillRefused(
+            f"A drill of {group.name} is already queued or running; one at a time per group."
+        ) from None
+    return drill
+
+
+def drill_claim(drill_id: int) -> bool:
+    """Queued to running, for exactly one caller."""
+    now = timezone.now()
+    return bool(
+        Drill.objects.filter(pk=drill_id, status=Status.QUEUED).update(
+            status=Status.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1
+        )
+    )
+
+
+class Heartbeat:
+    """Keeps the drill's row alive while it runs, so recovery leaves it alone."""
+
+    def __init__(self, drill_id: int):
+        self.drill_id = drill_id
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.beat, daemon=True)
+
+    def beat(self) -> None:
+        try:
+            while not self.stop.wait(HEARTBEAT_SECONDS):
+                Drill.objects.filter(pk=self.drill_id, status=Status.RUNNING).update(
+                    heartbeat_at=timezone.now()
+                )
+        finally:
+            connection.close()
+
+    def __enter__(self) -> Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+class Evidence:
+    """What a running drill has learned so far, written to its row as it goes."""
+
+    def __init__(self, drill: Drill):
+        self.drill = drill
+        self.phases: list[dict] = []
+        self.checks: list[dict] = []
+        self.phase_started = time.monotonic()
+        self.phase_name = ""
+
+    def phase(self, name: str) -> None:
+        self.end_phase()
+        self.phase_name, self.phase_started = name, time.monotonic()
+        Drill.objects.filter(pk=self.drill.pk).update(
+            phase=name, phases=self.phases, heartbeat_at=timezone.now()
+        )
+
+    def end_phase(self) -> None:
+        if self.phase_name:
+            seconds = round(time.monotonic() - self.phase_started, 3)
+            self.phases.append({"name": self.phase_name, "seconds": seconds})
+            self.phase_name = ""
+
+    def check(self, node: str, name: str, passed: bool, detail: str) -> None:
+        self.checks.append({"node": node, "check": name, "passed": passed, "detail": detail})
+
+
+def choose_point(backend: Backend, drill: Drill) -> datetime:
+    window = backend.restore_window(drill.source_id)
+    if drill.point_choice == Drill.Point.EARLIEST:
+        return window.earliest
+    if drill.point_choice == Drill.Point.RANDOM:
+        span = (window.latest - window.earliest).total_seconds()
+        return window.earliest + timedelta(seconds=random.uniform(0, max(span, 0)))  # noqa: S311
+    return window.latest
+
+
+def restore_scratch(backend: Backend, drill: Drill, evidence: Evidence) -> None:
+    """Restore the source into the scratch group at ``drill.point``.
+
+    The one place a drill restores: the backend's own begin/wait, with the engine's
+    phases mirrored onto the drill's row.
+    """
+
+    def progress(report: Progress) -> None:
+        name = f"restore: {report.phase}"
+        if name != evidence.phase_name and report.phase != "ready":
+            evidence.phase(name)
+
+    token = backend.begin_restore(
+        RestoreRequest(
+            source_id=drill.source_id,
+            target_name=drill.scratch_name,
+            point_in_time=drill.point,
+        )
+    )
+    Drill.objects.filter(pk=drill.pk).update(token=token)
+    drill.token = token
+    backend.wait_restore(token, progress)
+
+
+def drill_run(*, drill_id: int) -> Drill:
+    """Run a queued drill to its end (claiming it first); returns the finished row.
+
+    1. choose T; 2. restore into the scratch group (time to Ready measured);
+    3. check every node; 4. remove the scratch group, always; 5. record and notify.
+    """
+    if not drill_claim(drill_id):
+        return Drill.objects.get(pk=drill_id)
+    drill = Drill.objects.get(pk=drill_id)
+    evidence = Evidence(drill)
+    failure = ""
+    backend = None
+    try:
+        with Heartbeat(drill_id):
+            backend = get_backend(drill.backend)
+            evidence.phase("choose the point")
+            drill.point = choose_point(backend, drill)
+            Drill.objects.filter(pk=drill_id).update(point=drill.point)
+            evidence.phase("restore")
+            began = time.monotonic()
+            restore_scratch(backend, drill, evidence)
+            rto = round(time.monotonic() - began, 3)
+            Drill.objects.filter(pk=drill_id).update(rto_seconds=rto, ready_at=timezone.now())
+            evidence.phase("checks")
+            plan = plan_for(drill.backend, drill.group_name)
+            found = checks.run_all(backend, drill, evidence, plan)
+            Drill.objects.filter(pk=drill_id).update(
+                nodes=found.nodes, row_counts=found.row_counts, checks=evidence.checks
+            )
+    except BackendError as error:
+        failure = error.message
+    except Exception as error:
+        logger.exception("drill %s failed unexpectedly", drill_id)
+        failure = f"The drill stopped on an unexpected error: {error}"
+    finally:
+        evidence.phase("clean-up")
+        cleanup, cleaned = scratch_remove(backend, drill)
+        evidence.end_phase()
+    bad = [check for check in evidence.checks if check["passed"] is False]
+    if not failure and bad:
+        first = bad[0]
+        failure = f"Check failed on {first['node']}: {first['check']}: {first['detail']}"
+        if len(bad) > 1:
+            failure += f" (and {len(bad) - 1} more failed checks)"
+    if not cleaned and not failure:
+        failure = f"The scratch group was not removed: {cleanup}"
+    drill_finish(drill, evidence=evidence, failure=failure, cleanup=cleanup, cleaned=cleaned)
+    return Drill.objects.get(pk=drill_id)
+
+
+def scratch_remove(backend: Backend | None, drill: Drill) -> tuple[str, bool]:
+    """Remove the scratch group whatever state it is in; (what happened, whether gone)."""
+    if backend is None or not drill.scratch_name:
+        return "Nothing was created.", True
+    said = []
+    try:
+        if drill.token:
+            said.append(backend.abandon_restore(drill.token))
+        try:
+            scratch = backend.find_server_group(drill.scratch_name)
+        except BackendError:
+            scratch = None
+        if scratch is not None:
+            backend.delete_server_group(scratch.id)
+            said.append(f"Deleted the scratch server group {drill.scratch_name}.")
+    except BackendError as error:
+        return f"Removing the scratch group {drill.scratch_name} failed: {error.message}", False
+    return " ".join(line for line in said if line) or "Nothing was left to clean up.", True
+
+
+def drill_finish(
+    drill: Drill, *, evidence: Evidence | None, failure: str, cleanup: str, cleaned: bool
+) -> None:
+    fields = {
+        "status": Status.FAILED if failure else Status.PASSED,
+        "message": failure,
+        "cleanup": cleanup,
+        "cleaned_up": cleaned,
+        "finished_at": timezone.now(),
+        "phase": "Failed" if failure else "Passed",
+    }
+    if evidence is not None:
+        fields.update(phases=evidence.phases, checks=evidence.checks)
+    if not Drill.objects.filter(pk=drill.pk, status=Status.RUNNING).update(**fields):
+        return
+    drill.refresh_from_db()
+    detail = {
+        "drill": drill.pk,
+        "scratch": drill.scratch_name,
+        "point": fmt(drill.point) if drill.point else "",
+        "time_to_ready_s": drill.rto_seconds,
+    }
+    activity_record(
+        actor=drill.started_by,
+        action="restore drill",
+        result=ActivityEvent.Result.FAILED if failure else ActivityEvent.Result.SUCCEEDED,
+        backend=drill.backend,
+        target=drill.group_name,
+        message=failure,
+        detail=detail,
+    )
+    if failure:
+        operators_notify(drill)
+
+
+def operators_notify(drill: Drill) -> None:
+    """A failed drill reaches every operator's bell (and whoever started it)."""
+    users = get_user_model().objects.filter(is_active=True)
+    operators = users.filter(Q(is_superuser=True) | Q(groups__name="Restore operators")).distinct()
+    link = reverse("drill_group", args=[drill.backend, drill.group_name])
+    for user in operators:
+        if may_restore(user):
+            notification_create(
+                user=user,
+                level=Notification.Level.ERROR,
+                title=f"Restore drill of {drill.group_name} failed",
+                body=drill.message,
+                link=link,
+                link_text="See the drill",
+            )
+
+
+def drills_recover(*, now: datetime | None = None) -> list[int]:
+    """Finish drills whose process died: remove their scratch group, fail them."""
+    now = now or timezone.now()
+    finished = []
+    stale = Drill.objects.filter(status=Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+    for drill in stale:
+        try:
+            backend = get_backend(drill.backend)
+        except BackendError:
+            backend = None
+        cleanup, cleaned = scratch_remove(backend, drill)
+        drill_finish(
+            drill,
+            evidence=None,
+            failure="The process running this drill stopped before the drill ended; "
+            "the scheduler removed what it left.",
+            cleanup=cleanup,
+            cleaned=cleaned,
+        )
+        finished.append(drill.pk)
+    return finished
+
+
+# Schedules --------------------------------------------------------------------------
+
+
+def next_run(plan: DrillPlan, after: datetime) -> datetime | None:
+    """The first scheduled moment strictly after ``after`` (UTC), or None when off."""
+    if plan.frequency == DrillPlan.Frequency.OFF or plan.time_utc is None:
+        return None
+    moment = datetime.combine(after.astimezone(UTC).date(), plan.time_utc, tzinfo=UTC)
+    step = timedelta(days=1)
+    while moment <= after or (
+        plan.frequency == DrillPlan.Frequency.WEEKLY and moment.weekday() != plan.weekday
+    ):
+        moment += step
+    return moment
+
+
+def plan_save(
+    *,
+    backend_key: str,
+    group_name: str,
+    frequency: str,
+    time_utc,
+    weekday: int,
+    point_choice: str,
+    assertions: str,
+    cloud_cost_accepted: bool,
+    user,
+) -> DrillPlan:
+    plan = plan_for(backend_key, group_name)
+    plan.frequency = frequency
+    plan.time_utc = time_utc
+    plan.weekday = weekday
+    plan.point_choice = point_choice
+    plan.assertions = assertions
+    plan.cloud_cost_accepted = cloud_cost_accepted
+    plan.updated_by_name = user.get_username()
+    plan.next_run_at = next_run(plan, timezone.now())
+    plan.save()
+    activity_record(
+        actor=user,
+        action="set drill schedule",
+        result=ActivityEvent.Result.SUCCEEDED,
+        backend=backend_key,
+        target=group_name,
+        detail={
+            "frequency": frequency,
+            "time_utc": time_utc.strftime("%H:%M") if time_utc else "",
+            "next": fmt(plan.next_run_at) if plan.next_run_at else "",
+        },
+    )
+    return plan
+
+
+def drills_schedule_due(*, now: datetime | None = None) -> list[int]:
+    """Queue a drill for every plan that is due; each plan's due moment is claimed with
+    a conditional update, so two schedulers never queue the same drill."""
+    now = now or timezone.now()
+    queued = []
+    for plan in DrillPlan.objects.filter(next_run_at__lte=now).exclude(frequency="off"):
+        following = next_run(plan, now)
+        claimed = DrillPlan.objects.filter(pk=plan.pk, next_run_at=plan.next_run_at).update(
+            next_run_at=following
+        )
+        if not claimed:
+            continue
+        try:
+            drill = drill_start(
+                backend_key=plan.backend,
+                group_name=plan.group_name,
+                point_choice=plan.point_choice,
+                trigger=Drill.Trigger.SCHEDULE,
+            )
+        except DrillRefused as refused:
+            logger.warning("scheduled drill of %s not started: %s", plan.group_name, refused)
+            activity_record(
+                actor=None,
+                action="restore drill",
+                result=ActivityEvent.Result.REFUSED,
+                backend=plan.backend,
+                target=plan.group_name,
+                message=refused.message,
+            )
+            continue
+        queued.append(drill.pk)
+    return queued
+
+
+def real_restores_waiting() -> bool:
+    return RestoreOperation.objects.filter(status=RestoreOperation.Status.QUEUED).exists()
+
+
+def drill_next_runnable() -> int | None:
+    """The oldest queued drill that may start now, or None (none queued, a real restore
+    waiting, or the portal's limit reached). ``drill_run`` claims it: of two schedulers
+    picking the same drill, one runs it."""
+    if real_restores_waiting():
+        return None
+    if Drill.objects.filter(status=Status.RUNNING).count() >= settings.PORTAL_DRILLS_MAX_RUNNING:
+        return None
+    drill = Drill.objects.filter(status=Status.QUEUED).order_by("created_at", "pk").first()
+    return drill.pk if drill else None
