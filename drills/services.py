@@ -70,7 +70,7 @@ def drill_blocker(backend: Backend, group: ServerGroup) -> str | None:
     blocker = backend.restore_blocker(group)
     if blocker:
         return blocker
-    if backend.key != "local" and not plan_for(backend.key, group.name).cloud_cost_accepted:
+    if backend.restores_cost_money and not plan_for(backend.key, group.name).cloud_cost_accepted:
         return (
             f"Drills of {backend.label} server groups are off: each drill creates a real "
             "server that is billed while it exists. An operator can turn them on for this "

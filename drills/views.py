@@ -48,7 +48,7 @@ def group(request: HttpRequest, context: dict) -> HttpResponse:
         points=Drill.Point.choices,
         frequencies=DrillPlan.Frequency.choices,
         blocker=services.drill_blocker(backend, server_group),
-        is_cloud=backend.key != "local",
+        is_cloud=backend.restores_cost_money,
     )
     template = "drills/group.html"
     if request.htmx:

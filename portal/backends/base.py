@@ -523,6 +523,10 @@ class Backend:
         """Problems with the configuration, for the portal to show (empty when fine)."""
         return []
 
+    # Restore drills. A cloud restore creates a server that is billed while it exists, so
+    # drills of such a backend's groups are off until an operator accepts the cost.
+    restores_cost_money = True
+
     # Restore drills: direct connections to a node, for the drill's checks only.
     def check_connection(self, group_id: str, node: str, *, superuser: bool = False):
         """A context manager yielding an autocommit psycopg connection to ``node``'s

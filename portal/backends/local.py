@@ -65,6 +65,7 @@ class LocalBackend(Backend):
     can_preview = True
     can_delete = True
     can_edit_settings = True
+    restores_cost_money = False
 
     def __init__(
         self,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import tarfile
 from datetime import UTC, datetime
 
 import pytest
+from django.core.management import call_command
 
 from drills import services
 from drills.models import Drill, DrillPlan
@@ -182,3 +184,18 @@ def test_the_recovered_point_is_checked_against_commit_timestamps(local_cloud, s
         assert datetime.fromisoformat(info["last_commit"]) <= drill.point, node
     # The row committed after the first backup is not in a restore to the earliest point.
     assert drill.row_counts["coordinator"]["public.orders"] == 500
+
+
+def test_the_drill_command_runs_a_drill_and_answers_in_json(local_cloud, shop, capsys):
+    call_command("drill", shop, "--point", "latest", "--wait", "--json")
+    record = json.loads(capsys.readouterr().out)
+
+    assert (record["group"], record["status"], record["trigger"]) == (shop, "passed", "cli")
+    assert record["time_to_ready_s"] > 0 and record["cleaned_up"] is True
+    assert {check["node"] for check in record["checks"]} == {"coordinator", "worker-1", "worker-2"}
+    nothing_left(local_cloud, record["scratch_group"], [])
+
+    call_command("drill", shop, "--point", "earliest")
+    queued = Drill.objects.get(status="queued")
+    assert "queued for the scheduler" in capsys.readouterr().out
+    assert queued.point_choice == "earliest" and queued.scratch_name == f"shop-drill-{queued.pk}"
