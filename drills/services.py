@@ -70,6 +70,12 @@ def drill_blocker(backend: Backend, group: ServerGroup) -> str | None:
     blocker = backend.restore_blocker(group)
     if blocker:
         return blocker
+    if not backend.can_delete:
+        return (
+            f"Drills need to delete their scratch server group afterwards, and the "
+            f"{backend.label} backend cannot delete server groups from this portal yet: a "
+            "drill would leave a server behind (billed, on a cloud)."
+        )
     if backend.restores_cost_money and not plan_for(backend.key, group.name).cloud_cost_accepted:
         return (
             f"Drills of {backend.label} server groups are off: each drill creates a real "

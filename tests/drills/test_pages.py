@@ -23,10 +23,16 @@ GROUP = "group-0000"
 URL = f"/servergroups/cloud/{GROUP}/drills/"
 
 
+class DeletingCloud(PreviewBackend):
+    """A cloud whose restores cost money and that can delete a group afterwards."""
+
+    can_delete = True
+
+
 @pytest.fixture(autouse=True)
 def cloud(settings):
     settings.PORTAL_BACKENDS = {
-        "cloud": {"BACKEND": "tests.doubles.PreviewBackend", "OPTIONS": {"count": 2}}
+        "cloud": {"BACKEND": "tests.drills.test_pages.DeletingCloud", "OPTIONS": {"count": 2}}
     }
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -191,3 +197,22 @@ def test_exports_carry_the_evidence_as_csv_and_json(viewer_client):
 def test_the_cli_refuses_an_unknown_group_with_the_reason():
     with pytest.raises(CommandError, match="no server group named 'nowhere'"):
         call_command("drill", "nowhere")
+
+
+def test_azure_groups_are_not_drilled_while_the_portal_cannot_delete_the_scratch_server(
+    settings, operator_client
+):
+    from tests.wizard.conftest import SOURCE, build_arm, use_azure
+
+    use_azure(settings, build_arm())
+    url = f"/servergroups/azure/{SOURCE}/drills/"
+    operator_client.post(
+        url, {"action": "schedule", "frequency": "off", "cloud_cost_accepted": "on"}
+    )
+
+    html = operator_client.get(url).content.decode()
+    assert "billed while it exists" in html
+    assert "cannot delete server groups from this portal yet" in html
+    response = operator_client.post(url, {"action": "run"}, follow=True)
+    assert "The drill was not started" in response.content.decode()
+    assert not Drill.objects.exists()
