@@ -216,3 +216,29 @@ def test_azure_groups_are_not_drilled_while_the_portal_cannot_delete_the_scratch
     response = operator_client.post(url, {"action": "run"}, follow=True)
     assert "The drill was not started" in response.content.decode()
     assert not Drill.objects.exists()
+
+
+def test_a_drills_evidence_page_shows_every_check_phase_and_the_clean_up(viewer_client):
+    drill = finished_drill(status="failed", message="Check failed on coordinator: amcheck")
+    Drill.objects.filter(pk=drill.pk).update(
+        phases=[{"name": "restore", "seconds": 1.25}, {"name": "clean-up", "seconds": 0.5}],
+        nodes={"coordinator": {"backup": "20261125T010203Z", "bytes_restored": 4096}},
+        row_counts={"coordinator": {"public.orders": 501}},
+        cleanup="Deleted the scratch server group group-0000-drill-9.",
+    )
+
+    html = viewer_client.get(f"/drills/{drill.pk}/").content.decode()
+
+    for text in (
+        "Check failed on coordinator: amcheck",
+        "amcheck bt_index_check",
+        "20261125T010203Z",
+        "public.orders",
+        "1.25",
+        "Deleted the scratch server group group-0000-drill-9.",
+        "UTC",
+    ):
+        assert text in html, text
+    assert '<div id="evidence">' in html  # a finished drill is not polled
+    partial = viewer_client.get(URL, headers={"HX-Request": "true"}).content.decode()
+    assert partial.lstrip().startswith('<div id="drill-list"')
