@@ -6,6 +6,7 @@ none starts while a real restore is queued, and at most PORTAL_DRILLS_MAX_RUNNIN
 in the whole portal. Several schedulers may run: every claim is a conditional update.
 """
 
+import logging
 import signal
 import threading
 
@@ -13,6 +14,8 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections, connection
 
 from drills import services
+
+logger = logging.getLogger(__name__)
 
 
 def run_one(drill_id: int) -> None:
@@ -37,17 +40,16 @@ class Command(BaseCommand):
             signal.signal(signum, lambda *_: stop.set())
         threads: list[threading.Thread] = []
         while True:
-            for drill_id in services.drills_recover():
-                self.stdout.write(f"Finished drill {drill_id}, whose process had stopped.")
-            for drill_id in services.drills_schedule_due():
-                self.stdout.write(f"Queued scheduled drill {drill_id}.")
+            drill_id = None
+            try:
+                drill_id = self.one_pass(threads)
+            except Exception:
+                # One bad pass (a database that went away) must not end the loop: under
+                # honcho a process that exits stops every other one.
+                if once:
+                    raise
+                logger.exception("drill scheduler pass failed; trying again")
             threads = [thread for thread in threads if thread.is_alive()]
-            drill_id = services.drill_next_runnable()
-            if drill_id is not None:
-                self.stdout.write(f"Running drill {drill_id}.")
-                thread = threading.Thread(target=run_one, args=(drill_id,), daemon=True)
-                thread.start()
-                threads.append(thread)
             close_old_connections()
             if once:
                 for thread in threads:
@@ -58,3 +60,17 @@ class Command(BaseCommand):
                 for thread in threads:
                     thread.join()
                 return
+
+    def one_pass(self, threads: list[threading.Thread]) -> int | None:
+        """Recover, queue what is due, start the next runnable drill; its id or None."""
+        for drill_id in services.drills_recover():
+            self.stdout.write(f"Finished drill {drill_id}, whose process had stopped.")
+        for drill_id in services.drills_schedule_due():
+            self.stdout.write(f"Queued scheduled drill {drill_id}.")
+        drill_id = services.drill_next_runnable()
+        if drill_id is not None:
+            self.stdout.write(f"Running drill {drill_id}.")
+            thread = threading.Thread(target=run_one, args=(drill_id,), daemon=True)
+            thread.start()
+            threads.append(thread)
+        return drill_id
