@@ -13,6 +13,7 @@ class DrillsConfig(AppConfig):
             blade.BladePage("drill_group", "Drills", "drill", 55, blade.SETTINGS_SECTION)
         )
         blade.register_urls("drills.urls")
+        blade.register_nav_link(blade.NavLink("drill_fleet", "Restore drills", "drill", "drills"))
         blade.register_delete_guard(drill_running_for)
 
 

@@ -119,7 +119,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     template = "drills/detail.html"
     if request.htmx:
         template += "#evidence"
-    return render(request, template, {"drill": drill, "poll": drill.is_active})
+    return render(request, template, {"drill": drill, "poll": drill.is_active, "nav": "drills"})
 
 
 @require_GET
@@ -135,6 +135,7 @@ def fleet(request: HttpRequest) -> HttpResponse:
             "errors": errors,
             "failures": failures,
             "chart": selectors.rto_chart(recent),
+            "nav": "drills",
         },
     )
 

@@ -10,6 +10,7 @@ Besides menu entries an app may register:
   through ``urls.<name>``;
 - URL modules: an app's ``urls`` module, included by the portal's URLconf under the
   site root (``register_urls``), so the portal never imports the app;
+- portal menu links: a page of the app's own in the portal's left menu (``NavLink``);
 - delete guards: ``guard(backend_key, group_name) -> str | None``, the reason a group may
   not be deleted now (the wizard refuses a group with a restore running into or from it).
 """
@@ -61,6 +62,23 @@ PAGES: dict[str, BladePage] = {}
 LINKS: set[str] = set()
 DELETE_GUARDS: list[Callable[[str, str], str | None]] = []
 URL_MODULES: list[str] = []
+
+
+@dataclass(frozen=True)
+class NavLink:
+    url_name: str
+    label: str
+    icon: str
+    nav: str  # the page's ``nav`` context value, marking the link as current
+
+
+NAV_LINKS: list[NavLink] = []
+
+
+def register_nav_link(link: NavLink) -> None:
+    """A link in the portal's left menu, after the portal's own first two."""
+    if link not in NAV_LINKS:
+        NAV_LINKS.append(link)
 
 
 def register_page(page: BladePage) -> None:

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db.models import Count, Max, Q
 from django.urls import reverse
 
+from . import blade
+
 CHROME_PAGES = [
     "servergroup_list",
     "operation_list",
@@ -20,6 +22,15 @@ CHROME_PAGES = [
 def chrome_urls() -> dict[str, str]:
     """The chrome's links, reversed once per process rather than on every page."""
     return {name: reverse(name) for name in CHROME_PAGES}
+
+
+@cache
+def app_nav() -> list[dict]:
+    """Links other apps registered for the portal's menu (``blade.register_nav_link``)."""
+    return [
+        {"url": reverse(link.url_name), "label": link.label, "icon": link.icon, "nav": link.nav}
+        for link in blade.NAV_LINKS
+    ]
 
 
 class Bell:
@@ -52,6 +63,7 @@ def chrome(request):
         "product_name": settings.PORTAL_PRODUCT_NAME,
         "poll_seconds": settings.PORTAL_POLL_SECONDS,
         "chrome_urls": chrome_urls(),
+        "app_nav": app_nav(),
     }
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:

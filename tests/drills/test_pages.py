@@ -168,6 +168,7 @@ def test_the_fleet_shows_never_drilled_overdue_and_failures_with_their_reason(vi
     finished_drill(status="passed", days_ago=30)
     finished_drill(status="failed", rto=None, group="group-0001", message="Check failed: x")
     html = viewer_client.get("/drills/").content.decode()
+    assert '<a href="/drills/" aria-current="page">' in html  # in the portal's menu
     assert "Overdue" in html and "Never drilled" in html
     assert "Check failed: x" in html
 
