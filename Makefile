@@ -54,11 +54,15 @@ format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# The whole suite on SQLite, then the suites that touch the portal's own database again
-# with PostgreSQL as DATABASE_URL (the script starts and stops that PostgreSQL).
+# The whole suite on SQLite, then the suites whose subject is the portal's own database
+# again with PostgreSQL as DATABASE_URL (the script starts and stops that PostgreSQL):
+# unit, security and wizard, and the browser tests where two sessions meet in it. The
+# other browser tests follow a localcloud restore, which the first pass already proves.
+PG_SUITES := tests/unit tests/security tests/wizard tests/browser/test_two_browsers.py \
+	tests/browser/test_shell.py
 test: setup-dev lint
 	$(VENV)/bin/pytest
-	scripts/with-portal-postgres $(VENV)/bin/pytest tests/unit tests/security tests/wizard tests/browser
+	scripts/with-portal-postgres $(VENV)/bin/pytest $(PG_SUITES)
 
 # The portal's own database is PostgreSQL here, as in a deployment that takes load.
 bench: setup-dev
