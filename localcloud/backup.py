@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from . import archive
 from .errors import NodeFailed
+from .model import utcnow
 from .node import Node, Postgres, read_owned, size_owned
 
 MAX_MANIFEST = 1 << 28  # bytes; a manifest holds a line per file of the data directory
@@ -28,10 +29,6 @@ def read_manifest(pg: Postgres, label: str, path: Path) -> dict:
         message = f"{label}: {path} is not a backup manifest pg_basebackup wrote."
         raise NodeFailed(message) from error
     return manifest
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def take(pg: Postgres, node: Node) -> dict:

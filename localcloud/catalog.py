@@ -28,6 +28,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .errors import NotFound
+
 VERSION = 1
 LEGACY_IDS = uuid.UUID("6f1b2c4e-5d0a-4c8e-9a3e-1c7d2b9e8f40")  # namespace, uuid5
 
@@ -50,6 +52,14 @@ def migrate(data: dict[str, Any]) -> None:
             record["restored_from_uid"] = found["uid"]
         else:
             record["restored_from_uid"] = None
+
+
+def group_record(data: dict[str, Any], name: str) -> dict:
+    """The record of group ``name`` in the catalog snapshot ``data``; raises NotFound."""
+    group = data["groups"].get(name)
+    if group is None:
+        raise NotFound(f"Server group '{name}' does not exist.")
+    return group
 
 
 class Catalog:
@@ -99,6 +109,10 @@ class Catalog:
         """A consistent snapshot; changing it changes nothing on disk."""
         with self._locked(fcntl.LOCK_SH):
             return self._read()
+
+    def group(self, name: str) -> dict:
+        """A snapshot of the record of group ``name``; raises NotFound."""
+        return group_record(self.read(), name)
 
     @contextlib.contextmanager
     def change(self) -> Iterator[dict[str, Any]]:

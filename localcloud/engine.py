@@ -8,20 +8,18 @@ import hashlib
 import os
 import secrets
 import shutil
-import socket
 import stat
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from . import access, archive, backup, defaults, osusers, roles
-from .catalog import Catalog
+from . import access, archive, backup, defaults, osusers, roles, window
+from .catalog import Catalog, group_record
 from .errors import (
     Busy,
     InvalidName,
@@ -43,62 +41,18 @@ from .model import (
     QueryResult,
     format_time,
     parse_time,
+    utcnow,
 )
 from .names import name_problem
 from .node import Node, Postgres
+from .proc import HOST, free_ports, in_parallel, owner_alive, owner_record
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
-HOST = "127.0.0.1"
 
 # Progress callback: (phase, node name or None, percent 0..100).
 ProgressFn = Callable[[str, str | None, int], None]
 # Figures callback: {node name: figures}, see progress.NodeFigures.snapshot.
 WatchFn = Callable[[dict[str, dict]], None]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((HOST, port))
-        except OSError:
-            return False
-    return True
-
-
-def process_start(pid: int) -> str | None:
-    """The kernel's start time of ``pid``: with the pid it names one process for good."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def owner_record() -> dict:
-    return {"pid": os.getpid(), "start": process_start(os.getpid()), "host": socket.gethostname()}
-
-
-def owner_alive(owner: dict | None) -> bool:
-    if not owner or owner.get("host") != socket.gethostname():
-        return False
-    return process_start(owner["pid"]) == owner.get("start")
-
-
-def in_parallel[T](items: list, work: Callable[..., T]) -> list[T]:
-    """Run ``work`` on every item in threads; every call finishes before the first error
-    is raised, so a caller cleaning up never races a thread still creating things."""
-    if not items:
-        return []
-    with ThreadPoolExecutor(max_workers=len(items)) as pool:
-        futures = [pool.submit(work, item) for item in items]
-    errors = [f.exception() for f in futures if f.exception() is not None]
-    if errors:
-        raise errors[0]
-    return [f.result() for f in futures]
 
 
 class Engine:
@@ -336,18 +290,12 @@ class Engine:
             restored_from_uid=group.get("restored_from_uid") or "",
         )
 
-    def _record(self, data: dict, name: str) -> dict:
-        group = data["groups"].get(name)
-        if group is None:
-            raise NotFound(f"Server group '{name}' does not exist.")
-        return group
-
     def list_groups(self) -> list[Group]:
         data = self.catalog.read()
         return [self._view(group) for _, group in sorted(data["groups"].items())]
 
     def get_group(self, name: str) -> Group:
-        return self._view(self._record(self.catalog.read(), name))
+        return self._view(self.catalog.group(name))
 
     def name_available(self, name: str) -> str | None:
         problem = name_problem(name)
@@ -364,20 +312,9 @@ class Engine:
         if name in data["groups"]:
             raise NameTaken(f"A server group named '{name}' already exists.")
 
-    def _allocate_ports(self, data: dict, count: int) -> list[int]:
-        taken = {node["port"] for group in data["groups"].values() for node in group["nodes"]}
-        ports: list[int] = []
-        port = self.base_port
-        while len(ports) < count:
-            if port > 65535:
-                raise LocalCloudError(f"No free TCP port above {self.base_port} on {HOST}.")
-            if port not in taken and port_free(port):
-                ports.append(port)
-            port += 1
-        return ports
-
     def _new_record(self, data: dict, name: str, workers: int, **fields) -> dict:
-        ports = self._allocate_ports(data, workers + 1)
+        taken = {node["port"] for group in data["groups"].values() for node in group["nodes"]}
+        ports = free_ports(workers + 1, above=self.base_port, taken=taken)
         names = ["coordinator"] + [f"worker-{i}" for i in range(1, workers + 1)]
         uid = str(uuid.uuid4())
         record = {
@@ -499,17 +436,17 @@ class Engine:
 
             records = in_parallel(group["nodes"], build)
         except BaseException:
-            self._remove(name)
+            self.remove_group(name)
             raise
         with self.catalog.change() as data:
-            stored = self._record(data, name)
+            stored = group_record(data, name)
             for node_record, backup_record in zip(stored["nodes"], records, strict=True):
                 node_record["backups"] = [backup_record]
             stored["status"] = "Ready"
             stored.pop("owner", None)
         return self.get_group(name)
 
-    def _remove(self, name: str) -> None:
+    def remove_group(self, name: str) -> None:
         """Stop every node of ``name``, delete its files and its catalog entry (and its
         previews and WAL index entries)."""
         from . import events, preview
@@ -533,24 +470,24 @@ class Engine:
 
     def delete_group(self, name: str) -> None:
         with self.catalog.change() as data:
-            group = self._record(data, name)
+            group = group_record(data, name)
             if group["status"] in ("Restoring", "Provisioning") and owner_alive(group.get("owner")):
                 raise Busy(
                     f"Server group '{name}' is still being {group['status'].lower()[:-3]}ed "
                     f"by process {group['owner']['pid']}; try again when it has finished."
                 )
             group["status"] = "Deleting"
-        self._remove(name)
+        self.remove_group(name)
 
     def start_group(self, name: str) -> Group:
         with self.catalog.change() as data:
-            group = self._record(data, name)
+            group = group_record(data, name)
             if group["status"] not in ("Ready", "Stopped"):
                 raise NotReady(f"Server group '{name}' is {group['status'].lower()}.")
             group["desired"] = "running"
         self._bring_up(group)
         with self.catalog.change() as data:
-            group = self._record(data, name)
+            group = group_record(data, name)
             group["status"] = "Ready"
             for record in group["nodes"]:
                 record["last_commit"] = None
@@ -569,7 +506,7 @@ class Engine:
         """Bring a group made before the current security rules up to them (pg_hba
         without trust, the admin role without CREATEROLE, see roles.py); True when it
         did. Needs every node running; a no-op for a group already secured."""
-        group = self._record(self.catalog.read(), name)
+        group = self.catalog.group(name)
         if group.get("security", 0) >= roles.VERSION or group["status"] != "Ready":
             return False
         nodes = self.nodes(group)
@@ -589,7 +526,7 @@ class Engine:
 
     def ensure_running(self, name: str) -> bool:
         """Start the nodes of a group meant to run that are down; True when it did."""
-        group = self._record(self.catalog.read(), name)
+        group = self.catalog.group(name)
         if group["status"] != "Ready" or group["desired"] != "running":
             return False
         if all(node.is_running() for node in self.nodes(group)):
@@ -600,11 +537,11 @@ class Engine:
     def stop_group(self, name: str) -> Group:
         """Seal and stop every node; the archive then holds every commit, whose last
         time (per node) bounds the restore window of a stopped group."""
-        group = self._record(self.catalog.read(), name)
+        group = self.catalog.group(name)
         if group["status"] not in ("Ready", "Stopped"):
             raise NotReady(f"Server group '{name}' is {group['status'].lower()}.")
         with self.catalog.change() as data:
-            self._record(data, name)["desired"] = "stopped"
+            group_record(data, name)["desired"] = "stopped"
 
         def down(node: Node) -> str | None:
             if not node.is_running():
@@ -617,7 +554,7 @@ class Engine:
 
         lasts = in_parallel(self.nodes(group), down)
         with self.catalog.change() as data:
-            stored = self._record(data, name)
+            stored = group_record(data, name)
             stored["status"] = "Stopped"
             for record, last in zip(stored["nodes"], lasts, strict=True):
                 if last is not None:
@@ -632,7 +569,7 @@ class Engine:
     # Backups -------------------------------------------------------------------------
 
     def backup_group(self, name: str) -> Group:
-        group = self._record(self.catalog.read(), name)
+        group = self.catalog.group(name)
         if self.get_group(name).status != "Ready":
             raise NotReady(f"Server group '{name}' is not running; start it to back it up.")
         records = in_parallel(self.nodes(group), lambda node: backup.take(node.pg, node))
@@ -648,7 +585,7 @@ class Engine:
         now = now or utcnow()
         plans = []
         with self.catalog.change() as data:
-            group = self._record(data, name)
+            group = group_record(data, name)
             for record in group["nodes"]:
                 dropped = backup.expired(record["backups"], self.retention, now)
                 ids = {b["id"] for b in dropped}
@@ -675,22 +612,7 @@ class Engine:
 
     def restore_window(self, name: str) -> tuple[datetime, datetime]:
         """(earliest, latest) restore point of ``name``, UTC, both inclusive."""
-        return self._window(self._record(self.catalog.read(), name))
-
-    def _window(self, group: dict) -> tuple[datetime, datetime]:
-        name = group["name"]
-        if group["status"] not in ("Ready", "Stopped"):
-            raise NotReady(f"Server group '{name}' is {group['status'].lower()}, not ready.")
-        if not all(record["backups"] for record in group["nodes"]):
-            raise NotReady(f"Server group '{name}' has no completed backup yet.")
-        earliest = max(
-            min(parse_time(b["end_time"]) for b in record["backups"]) for record in group["nodes"]
-        )
-        if group["status"] == "Ready":
-            return earliest, utcnow()
-        lasts = [parse_time(record["last_commit"]) for record in group["nodes"]]
-        known = [moment for moment in lasts if moment is not None]
-        return earliest, max(known + [earliest])
+        return window.restore_window(self.catalog.group(name))
 
     def restore(
         self,
@@ -722,20 +644,18 @@ class Engine:
         Of two concurrent calls for one target name exactly one succeeds. Nothing is
         created on disk yet; ``run_restore`` does the work.
         """
-        from .restore import validate_point
-
         problem = name_problem(target)
         if problem:
             raise InvalidName(problem)
-        source_record = self._record(self.catalog.read(), source)
+        source_record = self.catalog.group(source)
         if latest:
-            point = self._window(source_record)[1]
+            point = window.restore_window(source_record)[1]
         else:
-            point = validate_point(self, source_record, point_in_time)
+            point = window.check_point(source_record, point_in_time)
         self.prepare()
         with self.catalog.change() as data:
             self._check_new_name(data, target)
-            source_record = self._record(data, source)
+            source_record = group_record(data, source)
             group = self._new_record(
                 data,
                 target,
@@ -774,7 +694,7 @@ class Engine:
         self.prepare()
         while True:
             with self.catalog.change() as data:
-                group = self._record(data, target)
+                group = group_record(data, target)
                 if not group.get("restored_from"):
                     raise NotReady(
                         f"Server group '{target}' was not restored; no restore to finish."
@@ -819,7 +739,7 @@ class Engine:
         in_parallel(self.nodes(group), lambda node: node.kill())
         if owner_alive(owner):
             return f"Stopping the restore into '{target}'; its process removes what it made."
-        self._remove(target)
+        self.remove_group(target)
         return f"Removed the unfinished server group '{target}' and stopped its nodes."
 
     def abandon_restore(self, target: str) -> str:
@@ -827,7 +747,7 @@ class Engine:
         group = self.catalog.read()["groups"].get(target)
         if group is None or group["status"] not in ("Restoring", "Provisioning", "Deleting"):
             return ""
-        self._remove(target)
+        self.remove_group(target)
         return f"Removed the unfinished server group '{target}' and stopped its nodes."
 
     def clean_stale(self, grace: timedelta = timedelta(minutes=2)) -> list[str]:
@@ -844,7 +764,7 @@ class Engine:
             )
             if now - began < grace:
                 continue
-            self._remove(name)
+            self.remove_group(name)
             cleaned.append(name)
         return cleaned
 
@@ -860,7 +780,7 @@ class Engine:
     def seal_group(self, name: str) -> None:
         """Make every commit so far on the running nodes of ``name`` archived (and so
         indexable and restorable): one commit and a WAL switch per node."""
-        group = self._record(self.catalog.read(), name)
+        group = self.catalog.group(name)
         running = [node for node in self.nodes(group) if node.is_running()]
         in_parallel(running, archive.seal)
 
@@ -932,7 +852,7 @@ class Engine:
     # Firewall rules and parameters ---------------------------------------------------
 
     def _apply_hba(self, name: str) -> None:
-        group = self._record(self.catalog.read(), name)
+        group = self.catalog.group(name)
         cidrs = access.hba_cidrs(group["firewall_rules"])
         for node in self.nodes(group):
             node.write_hba(cidrs)
@@ -943,7 +863,7 @@ class Engine:
     def set_firewall_rule(self, name: str, rule: str, start_ip: str, end_ip: str) -> None:
         access.check_rule(rule, start_ip, end_ip)
         with self.catalog.change() as data:
-            group = self._record(data, name)
+            group = group_record(data, name)
             rules = [r for r in group["firewall_rules"] if r["name"] != rule]
             rules.append({"name": rule, "start_ip": start_ip, "end_ip": end_ip})
             group["firewall_rules"] = rules
@@ -951,14 +871,14 @@ class Engine:
 
     def delete_firewall_rule(self, name: str, rule: str) -> None:
         with self.catalog.change() as data:
-            group = self._record(data, name)
+            group = group_record(data, name)
             group["firewall_rules"] = [r for r in group["firewall_rules"] if r["name"] != rule]
         self._apply_hba(name)
 
     def set_parameter(self, name: str, parameter: str, value: str) -> bool:
         """ALTER SYSTEM on every node; returns True when a restart is needed to apply."""
         spec = access.check_parameter(parameter)
-        group = self._record(self.catalog.read(), name)
+        group = self.catalog.group(name)
         pending = False
         for node in self.nodes(group):
             if not node.is_running():
@@ -974,7 +894,7 @@ class Engine:
                     raise LocalCloudError(f"{node.label}: {error.diag.message_primary}") from error
                 conn.execute("SELECT pg_reload_conf()")
         with self.catalog.change() as data:
-            group = self._record(data, name)
+            group = group_record(data, name)
             if value == spec.default:
                 group["parameters"].pop(parameter, None)
             else:
@@ -986,7 +906,7 @@ class Engine:
     def _lineage(self, data: dict, source: str, target: str) -> dict:
         """The record of ``source`` when ``target`` was restored from that very group
         (by id, not by name); raises with why not."""
-        record = self._record(data, target)
+        record = group_record(data, target)
         wanted = record.get("restored_from_uid")
         if not record.get("restored_from"):
             raise NotReady(f"Server group '{target}' was not restored from another group.")
@@ -1011,7 +931,7 @@ class Engine:
         """Copy the firewall rules of the group ``target`` was restored from."""
         with self.catalog.change() as data:
             rules = self._lineage(data, source, target)["firewall_rules"]
-            self._record(data, target)["firewall_rules"] = [dict(rule) for rule in rules]
+            group_record(data, target)["firewall_rules"] = [dict(rule) for rule in rules]
         self._apply_hba(target)
         return len(rules)
 
@@ -1037,7 +957,7 @@ class Engine:
         self, name: str, node: str = "coordinator", dbname: str | None = None
     ) -> Iterator[psycopg.Connection]:
         """A superuser connection through the engine's private socket."""
-        group = self._record(self.catalog.read(), name)
+        group = self.catalog.group(name)
         records = [record for record in group["nodes"] if record["name"] == node]
         if not records:
             raise NotFound(f"Server group '{name}' has no node '{node}'.")

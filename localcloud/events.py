@@ -767,7 +767,7 @@ def index_group(engine: Engine, name: str) -> int:
     """Read the archived WAL of group ``name`` not indexed yet; returns how many WAL
     records were read. Raises LocalCloudError (naming node and file) when a segment
     cannot be read or pg_waldump is missing."""
-    record = engine._record(engine.catalog.read(), name)
+    record = engine.catalog.group(name)
     if record["status"] not in ("Ready", "Stopped"):
         return 0
 

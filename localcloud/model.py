@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    """Now, aware and in UTC: the one clock of localcloud."""
+    return datetime.now(UTC)
 
 
 def parse_time(text: str | None) -> datetime | None:

@@ -3,8 +3,9 @@
 Per node: its phase, the bytes of the backup unpacked of their total, the WAL replayed
 of the WAL to replay, the rate of the current phase and the time left.
 
-- Bytes unpacked are counted by tar itself: its checkpoints report the bytes read so
-  far, so the backup is still read by tar alone (no copy through Python).
+- Bytes unpacked are counted by tar itself (``pgdata.untar``): its checkpoints report
+  the bytes read so far, so the backup is still read by tar alone (no copy through
+  Python).
 - WAL replayed is the recovering node's ``pg_last_wal_replay_lsn()`` less the backup's
   start LSN; the WAL to replay runs from there to the end of the newest segment in the
   source's archive when the restore began. That is an upper bound: recovery stops at
@@ -28,8 +29,8 @@ from pathlib import Path
 import psycopg
 
 from . import archive
-from .errors import NodeFailed, RestoreCancelled
-from .node import Node, Postgres, full_file_system, program_error
+from .errors import RestoreCancelled
+from .node import Node
 
 # Rates before one is measured on this restore, deliberately low so that the first
 # estimate errs long: tar -x of a cached backup runs at several hundred MB/s here, and
@@ -39,8 +40,6 @@ DEFAULT_REPLAY_RATE = 60e6
 BACKUP_SECONDS = 0.5  # the first backup is adopted (hard links): short and flat
 MEASURE_AFTER = 0.5  # seconds of a phase before its own rate replaces the default
 REPORT_EVERY = 0.25  # seconds between snapshots within one phase
-CHECKPOINT_RECORDS = 100  # tar reports every 100 records of 10 KiB: about every MB
-CHECKPOINT = re.compile(r"\br: (\d+)")
 SEGMENT = re.compile(r"^[0-9A-F]{24}\.(zst|gz)$")
 
 
@@ -180,52 +179,15 @@ class CancelCheck:
         if self(now=True):
             raise self.error()
 
+    def check(self) -> None:
+        """Raise when cancelled, reading the catalog at most every ``REPORT_EVERY``."""
+        if self():
+            raise self.error()
+
     def error(self) -> RestoreCancelled:
         return RestoreCancelled(
             f"The restore to '{self.target}' was cancelled; everything it had made was removed."
         )
-
-
-def unpack(
-    pg: Postgres,
-    label: str,
-    tar_file: Path,
-    into: Path,
-    unpacked: Callable[[int], None],
-    cancelled: CancelCheck,
-) -> int:
-    """Extract ``tar_file`` into ``into``, reporting the bytes read; returns its size."""
-    process = pg.open(
-        "tar",
-        "-xf",
-        str(tar_file),
-        "-C",
-        str(into),
-        f"--checkpoint={CHECKPOINT_RECORDS}",
-        "--checkpoint-action=echo=%{r}T",
-    )
-    other = []
-    assert process.stderr is not None
-    for line in process.stderr:
-        match = CHECKPOINT.search(line)
-        if not match:
-            other.append(line)
-            continue
-        unpacked(int(match.group(1)))
-        if cancelled():
-            process.kill()
-            process.wait()
-            raise cancelled.error()
-    process.wait()
-    if process.returncode != 0:
-        detail = program_error("".join(other))
-        full = full_file_system((str(into),))
-        if full and "No space left on device" not in detail:
-            detail += f" (No space left on device: the file system of {full} is full)"
-        raise NodeFailed(f"{label}: tar failed: {detail}")
-    size = tar_file.stat().st_size
-    unpacked(size)
-    return size
 
 
 def wal_to_replay(source_archive: Path, backup_record: dict) -> int:

@@ -15,20 +15,16 @@ from __future__ import annotations
 
 import shutil
 import threading
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from . import archive, backup, roles
-from .errors import (
-    LocalCloudError,
-    NodeFailed,
-    OutsideWindow,
-    RestoreCancelled,
-    RestoreFailed,
-)
-from .model import format_time, parse_time
+from . import archive, backup, pgdata, roles
+from .catalog import group_record
+from .errors import LocalCloudError, NodeFailed, RestoreCancelled, RestoreFailed
+from .model import format_time, parse_time, utcnow
 from .node import Node, conf_quote
-from .progress import CancelCheck, NodePhase, ReplayWatch, Tracker, unpack, wal_to_replay
+from .proc import in_parallel
+from .progress import CancelCheck, NodePhase, ReplayWatch, Tracker, wal_to_replay
+from .window import chosen_backup, replays_to_end
 
 if TYPE_CHECKING:
     from .engine import Engine, ProgressFn, WatchFn
@@ -36,39 +32,6 @@ if TYPE_CHECKING:
 # Long enough for a large replay; the postmaster is watched all along, so a dead
 # server is reported at once rather than at the deadline.
 RECOVERY_TIMEOUT = 3600.0
-
-
-def validate_point(engine: Engine, source: dict, point: datetime | None) -> datetime:
-    """The point to restore to, UTC; raises ``OutsideWindow`` unless inside the window."""
-    earliest, latest = engine._window(source)
-    if point is None:
-        return earliest
-    if point.tzinfo is None or point.utcoffset() is None:
-        raise OutsideWindow(
-            f"The restore point {point.isoformat()} has no UTC offset; "
-            "write it with Z or +00:00 so it cannot be read as local time."
-        )
-    point = point.astimezone(UTC)
-    name = source["name"]
-    if point < earliest:
-        raise OutsideWindow(
-            f"The restore point {format_time(point)} is before the earliest restore point "
-            f"of '{name}', {format_time(earliest)}."
-        )
-    if point > latest:
-        what = "in the future" if source["status"] == "Ready" else "after the last archived commit"
-        raise OutsideWindow(
-            f"The restore point {format_time(point)} is {what}; the latest restore point "
-            f"of '{name}' is {format_time(latest)}."
-        )
-    return point
-
-
-def _chosen_backup(record: dict, point: datetime) -> dict:
-    usable = [b for b in record["backups"] if parse_time(b["end_time"]) <= point]
-    if not usable:
-        raise OutsideWindow(f"No backup of node {record['name']} ends before {format_time(point)}.")
-    return max(usable, key=lambda b: b["end_time"])
 
 
 class _Reporter:
@@ -94,7 +57,7 @@ def execute(
         return _execute(engine, target, report, cancelled, watch)
     except BaseException as error:
         was_cancelled = cancelled(now=True)
-        engine._remove(target)
+        engine.remove_group(target)
         if was_cancelled:
             raise cancelled.error() from error
         if isinstance(error, LocalCloudError) and not isinstance(
@@ -113,12 +76,10 @@ def _execute(
     cancelled: CancelCheck,
     watch: WatchFn | None,
 ) -> object:
-    from .engine import in_parallel
-
     data = engine.catalog.read()
-    group = engine._record(data, target)
+    group = group_record(data, target)
     tracker = Tracker([record["name"] for record in group["nodes"]], watch)
-    source = engine._record(data, group["restored_from"])
+    source = group_record(data, group["restored_from"])
     point = parse_time(group["restore_point"])
     # A previous attempt by a process that died may have left files behind.
     for node in engine.nodes(group):
@@ -132,7 +93,7 @@ def _execute(
     # recovery runs to the end of the archive (no target time at all).
     latest = bool(group.get("restore", {}).get("latest"))
     if latest:
-        sealed_from = datetime.now(UTC)
+        sealed_from = utcnow()
         if source["status"] == "Ready":
             point = sealed_from
 
@@ -149,45 +110,30 @@ def _execute(
         source_node = source_nodes[index]
         node = engine.node(group, record)
         pg = node.pg  # the new group's OS user, who reads the source's files as its lineage
-        chosen = _chosen_backup(source_record, point)
+        chosen = chosen_backup(source_record, point)
         name = record["name"]
         report("restoring", name, 5)
         for path in (node.dir, node.archive, node.backups):
             pg.make_dir(path, pg.share_mode)
         pg.make_dir(node.data)
         files = backup.backup_dir(source_node, chosen)
-        base, wal = files / "base.tar", files / "pg_wal.tar"
-        base_size = base.stat().st_size
         tracker.update(
             name,
             phase=NodePhase.UNPACKING,
-            bytes_total=base_size + wal.stat().st_size,
+            bytes_total=pgdata.backup_size(files),
             wal_total=wal_to_replay(source_node.archive, chosen),
         )
-        unpack(
-            pg,
-            node.label,
-            base,
-            node.data,
-            lambda done: tracker.update(name, bytes_done=done),
-            cancelled,
-        )
-        unpack(
-            pg,
-            node.label,
-            wal,
-            node.data / "pg_wal",
-            lambda done: tracker.update(name, bytes_done=base_size + done),
-            cancelled,
-        )
-        report("restoring", name, 40)
         # Server parameters are not carried over (as in Azure): ALTER SYSTEM's file starts
         # empty, and pg_hba is written from the new group's (empty) firewall rules.
-        pg.write_file(
-            node.data / "postgresql.auto.conf",
-            "# Do not edit this file manually!\n"
-            "# It will be overwritten by the ALTER SYSTEM command.\n",
+        pgdata.unpack_backup(
+            pg,
+            node.label,
+            files,
+            node.data,
+            unpacked=lambda done: tracker.update(name, bytes_done=done),
+            check=cancelled.check,
         )
+        report("restoring", name, 40)
         engine.configure(group, record, node)
         recovery = {
             "restore_command": conf_quote(
@@ -201,11 +147,8 @@ def _execute(
             # fsync() per file of the data directory before recovery starts.
             "recovery_init_sync_method": "'syncfs'",
         }
-        last_commit = parse_time(source_record.get("last_commit"))
-        # A stopped, sealed node has no commit after its last one; when T is at or after
-        # it, every archived commit belongs in the restore: recover to the end.
-        stopped_after_point = source["status"] == "Stopped" and last_commit and point >= last_commit
-        if not latest and not stopped_after_point:
+        # Every archived commit belongs in the restore: recover to the end.
+        if not latest and not replays_to_end(source, source_record, point):
             recovery["recovery_target_time"] = conf_quote(format_time(point))
         node.write_recovery(recovery)
         cancelled.stop_if_cancelled()
@@ -219,7 +162,7 @@ def _execute(
             cancelled,
         ):
             node.wait_ready(timeout=RECOVERY_TIMEOUT)
-        promoted = datetime.now(UTC)
+        promoted = utcnow()
         node.drop_recovery()
         # The source's roles came with its data, and it may predate the current rules.
         with node.connect(group["database"]) as conn:
@@ -251,7 +194,7 @@ def _execute(
             raise NodeFailed(f"{node.label}: stopped after promotion; see {node.log}.")
         group["nodes"][index]["backups"] = [records[index]]
     with engine.catalog.change() as data:
-        stored = engine._record(data, target)
+        stored = group_record(data, target)
         if (stored.get("restore") or {}).get("cancelled_at"):
             raise cancelled.error()
         for stored_node, record in zip(stored["nodes"], group["nodes"], strict=True):

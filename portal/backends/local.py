@@ -430,7 +430,7 @@ class LocalBackend(Backend):
                 yield conn
             return
         with engine_errors():
-            group = self.engine._record(self.engine.catalog.read(), group_id)
+            group = self.engine.catalog.group(group_id)
             records = [record for record in group["nodes"] if record["name"] == node]
             if not records:
                 raise EngineNotFound(f"Server group '{group_id}' has no node '{node}'.")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from localcloud import Engine
-from localcloud.engine import port_free
+from localcloud.proc import port_free
 from localcloud.testing import processes_under, temporary_engine
 from tests.ports import shifted_port
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from localcloud import Engine
-from localcloud.engine import port_free
+from localcloud.proc import port_free
 from localcloud.testing import create_ticks, processes_under, temporary_engine
 from tests.ports import shifted_port
 

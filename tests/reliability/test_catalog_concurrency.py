@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from localcloud.engine import port_free
+from localcloud.proc import port_free
 from localcloud.testing import processes_under, temporary_engine
 
 from .catalog_jobs import run
