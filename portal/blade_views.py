@@ -25,7 +25,7 @@ from . import blade, services
 from .backends import BackendError, NotFound
 from .backends.base import FirewallRule
 from .models import ActivityEvent
-from .views import servergroup_context
+from .selectors import servergroup_context
 
 OPERATORS_ONLY = (
     'Only members of the "Restore operators" group may {what}. '

@@ -9,10 +9,13 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db.models import Max, Sum
+from django.http import HttpRequest
 from django.utils import timezone
 
-from .backends import BackendError, get_backends
+from . import blade
+from .backends import BackendError, NotFound, get_backend, get_backends
 from .backends.base import ServerGroup
+from .services import may_restore
 
 # Reads the portal's own record of how a group came to be: (source name, point) of the
 # restore that made it, or None. The wizard app adds its reader at start-up (the portal
@@ -111,3 +114,24 @@ def signin_lockouts(*, now: datetime | None = None) -> list[SigninLockout]:
             for row in rows
         ]
     return sorted(found, key=lambda lockout: lockout.last_failure, reverse=True)
+
+
+def servergroup_context(request: HttpRequest, backend_key: str, name: str) -> dict:
+    """What every page of one server group needs; raises BackendError when it can't."""
+    backend = get_backend(backend_key)
+    try:
+        group = backend.find_server_group(name)
+    except NotFound:
+        # A cached list (Azure) may predate a group this portal just restored.
+        backend.refresh()
+        group = backend.find_server_group(name)
+    group = servergroup_with_lineage(group)
+    return {
+        "backend": backend,
+        "group": group,
+        "restore_blocker": backend.restore_blocker(group),
+        "urls": blade.group_urls(group.backend, group.name),
+        "may_restore": may_restore(request.user),
+        # Pages registered on the blade show its menu, with their own entry current.
+        "blade_menu": blade.menu(group, getattr(request.resolver_match, "url_name", "")),
+    }

@@ -13,9 +13,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from . import bell, blade, selectors, services
-from .backends import BackendError, NotFound, get_backend, get_backends
+from . import bell, selectors, services
+from .backends import BackendError, NotFound, get_backends
 from .models import ActivityEvent, Notification, OpenPreview
+from .selectors import servergroup_context
 
 LIST_COLUMNS = [
     ("name", "Name"),
@@ -76,27 +77,6 @@ def servergroup_refresh(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(status=303)
     response["Location"] = reverse("servergroup_list")
     return response
-
-
-def servergroup_context(request: HttpRequest, backend_key: str, name: str) -> dict:
-    """What every page of one server group needs; raises BackendError when it can't."""
-    backend = get_backend(backend_key)
-    try:
-        group = backend.find_server_group(name)
-    except NotFound:
-        # A cached list (Azure) may predate a group this portal just restored.
-        backend.refresh()
-        group = backend.find_server_group(name)
-    group = selectors.servergroup_with_lineage(group)
-    return {
-        "backend": backend,
-        "group": group,
-        "restore_blocker": backend.restore_blocker(group),
-        "urls": blade.group_urls(group.backend, group.name),
-        "may_restore": services.may_restore(request.user),
-        # Pages registered on the blade show its menu, with their own entry current.
-        "blade_menu": blade.menu(group, getattr(request.resolver_match, "url_name", "")),
-    }
 
 
 @require_GET

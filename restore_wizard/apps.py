@@ -10,7 +10,8 @@ class RestoreWizardConfig(AppConfig):
         from portal import bell, blade
         from portal import selectors as portal_selectors
 
-        from . import selectors, views
+        from . import selectors
+        from .views import operations
 
         # A group's lineage from the restores recorded here, whatever its cloud reports.
         portal_selectors.lineage_reader_add(selectors.recorded_lineage)
@@ -41,4 +42,4 @@ class RestoreWizardConfig(AppConfig):
         )
         blade.register_delete_guard(selectors.restore_running_for)
         # Running restores, with the operation page's bars, in the bell's panel.
-        bell.register_section(views.bell_restores)
+        bell.register_section(operations.bell_restores)

@@ -1,0 +1,104 @@
+"""The custom restore point: the point as typed (UTC and your time) and the timeline of
+the window's WAL events, both partials of step 2."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from portal.backends import BackendError
+from portal.instants import is_utc, local_text
+
+from .. import services, timeline
+from ..forms import PointReading, read_point
+from .guards import restorable_for_user, window_read, wizard_for_user, wizard_view
+
+TEMPLATE = "restore_wizard/restore.html"
+
+
+@require_GET
+@wizard_view
+def restore_point(request: HttpRequest, backend: str, name: str) -> HttpResponse:
+    """As you type a custom point: what it is in UTC and in your time, whether it can be
+    restored to, the other field filled in, and the point marked on the timeline."""
+    context = wizard_for_user(request, backend, name)
+    reading = read_point(request.GET)
+    problem = ""
+    if reading.moment is not None:
+        problem = (
+            services.restore_point_problem(reading.moment, context["window"], context["now"]) or ""
+        )
+    context.update(point_context(reading, request.GET.get("point_source") or "utc"))
+    context["point_problem"] = problem
+    timeline_context(context, reading.moment if not problem else None)
+    return render(request, TEMPLATE + "#point-conversion", context)
+
+
+@require_http_methods(["GET", "POST"])
+@wizard_view
+def restore_timeline(request: HttpRequest, backend: str, name: str) -> HttpResponse:
+    """The restore window with its WAL events (GET); POST indexes the WAL archived since
+    the agent's last pass first ("Index the latest WAL now")."""
+    context = restorable_for_user(request, backend, name)
+    problem = ""
+    if request.method == "POST":
+        try:
+            context["backend"].refresh_timeline(context["group"].id)
+        except BackendError as error:
+            problem = f"The WAL could not be indexed: {error.message}"
+    # Read after the index pass: the window then reaches past every event it found.
+    window_read(context)
+    data = request.POST if request.method == "POST" else request.GET
+    point = read_point(data).moment
+    if point is not None and services.restore_point_problem(
+        point, context["window"], context["now"]
+    ):
+        point = None
+    timeline_context(context, point)
+    context["timeline_error"] = problem or context["timeline_error"]
+    return render(request, TEMPLATE + "#timeline-section", context)
+
+
+def timeline_context(context: dict, point) -> dict:
+    """The restore window drawn with the backend's WAL events (when it has them)."""
+    backend, group, window = context["backend"], context["group"], context["window"]
+    found = None
+    context["timeline_error"] = ""
+    if backend.has_timeline:
+        try:
+            found = backend.restore_timeline(group.id, window)
+        except BackendError as error:
+            context["timeline_error"] = error.message
+    rows, hidden = ([], 0)
+    if found is not None:
+        rows, hidden = timeline.event_rows(found, window, context["urls"]["restore_details"])
+    context.update(
+        timeline=found,
+        timeline_svg=timeline.render(found, window, point, context["urls"]["restore_details"]),
+        event_rows=rows,
+        events_hidden=hidden,
+    )
+    return context
+
+
+def point_context(reading: PointReading, source: str) -> dict:
+    """The point in both forms, and which inputs the answer rewrites (never the one the
+    DBA is typing in)."""
+    moment, zone = reading.moment, reading.zone
+    local = moment.astimezone(zone) if moment is not None and zone is not None else None
+    return {
+        "reading": reading,
+        "point_utc_text": timeline.input_text(moment.astimezone(UTC)) if moment else "",
+        "point_local_text": timeline.input_text(local) if local is not None else "",
+        "point_local": local,
+        "zone_name": zone.key if zone is not None else "",
+        "point_local_label": (
+            local_text(moment, zone) if local is not None and not is_utc(zone) else ""
+        ),
+        "rewrite_utc": moment is not None and source in ("local", "event"),
+        "rewrite_local": local is not None and source in ("utc", "event"),
+        "point_source": "local" if source == "local" else "utc",
+    }
