@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import grp
-import hashlib
 import os
 import secrets
 import shutil
-import stat
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,8 +15,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from . import access, archive, backup, defaults, osusers, roles, window
-from .catalog import Catalog, group_record
+from . import archive, backup, defaults, firewall, osusers, parameters, roles, window
+from .catalog import group_record
 from .errors import (
     Busy,
     InvalidName,
@@ -30,6 +27,7 @@ from .errors import (
     NotReady,
     RestoreFailed,
 )
+from .layout import PG_BIN, Layout
 from .model import (
     Backup,
     EventIndex,
@@ -44,18 +42,13 @@ from .model import (
     utcnow,
 )
 from .names import name_problem
-from .node import Node, Postgres
+from .node import Node
 from .proc import HOST, free_ports, in_parallel, owner_alive, owner_record
-
-PG_BIN = "/usr/lib/postgresql/15/bin"
-
-# Progress callback: (phase, node name or None, percent 0..100).
-ProgressFn = Callable[[str, str | None, int], None]
-# Figures callback: {node name: figures}, see progress.NodeFigures.snapshot.
-WatchFn = Callable[[dict[str, dict]], None]
+from .progress import ProgressFn, WatchFn
+from .restore import restore_into
 
 
-class Engine:
+class Engine(Layout):
     """Server groups under ``root``: catalog, data directories, archives and backups.
 
     Several processes (the web process, the task worker, the agent) may use the same
@@ -77,171 +70,15 @@ class Engine:
         large_change_rows: int = 1000,
         preview_ttl: timedelta = timedelta(minutes=15),
     ):
-        self.root = Path(root).absolute()
+        super().__init__(root, base_port=base_port, pg_bin=pg_bin, os_user=os_user)
         self.subscription = subscription
         self.resource_group = resource_group
         self.location = location
-        self.base_port = base_port
         self.retention = retention
         self.backup_interval = backup_interval
-        self.pg = Postgres(pg_bin, os_user)
-        self.catalog = Catalog(self.root)
-        self.bin_dir = self.root / "bin"
         # A DELETE or UPDATE of more rows than this in one transaction is an event.
         self.large_change_rows = large_change_rows
         self.preview_ttl = preview_ttl
-        self._prepared = False
-        # Whatever the engine creates (catalog, lock files, event index) gets an explicit
-        # mode; the programs it runs get umask 077 (node.Postgres). The process umask is
-        # the portal's, left alone.
-        self._pgs: dict[tuple[str, str], Postgres] = {}
-
-    # Paths ---------------------------------------------------------------------------
-
-    @property
-    def socket_dir(self) -> Path:
-        """One short socket directory for every node of this root (paths < 108 bytes)."""
-        local = self.root / "run"
-        if len(str(local)) <= 80:
-            return local
-        digest = hashlib.sha1(str(self.root).encode()).hexdigest()[:12]
-        return Path("/tmp") / f"localcloud-{digest}"
-
-    @property
-    def sockets_root(self) -> Path:
-        """Root's folder (0711) of the per-user socket folders of groups that run as an
-        OS user of their own (the full socket path must stay under 108 bytes)."""
-        local = self.root / "sockets"
-        if len(str(local)) <= 72:
-            return local
-        digest = hashlib.sha1(str(self.root).encode()).hexdigest()[:12]
-        return Path("/tmp") / f"localcloud-{digest}-sockets"
-
-    def group_dir(self, name: str) -> Path:
-        return self.root / "groups" / name
-
-    def pg_for(self, group: dict) -> Postgres:
-        """How the programs of ``group`` run: as its own OS user when it has one (see
-        osusers.py), else as the engine's PostgreSQL user (groups made before, or an
-        engine that does not run as root)."""
-        user = group.get("os_user")
-        if not user:
-            return self.pg
-        key = (user, group["os_group"])
-        if key not in self._pgs:
-            if not osusers.exists_user(user):
-                return self.pg  # not made yet (a restore just reserved) or removed
-            self._pgs[key] = Postgres(self.pg.bin_dir, user, group["os_group"])
-        return self._pgs[key]
-
-    def group_socket_dir(self, group: dict) -> Path:
-        user = group.get("os_user")
-        return self.sockets_root / user if user else self.socket_dir
-
-    def node(self, group: dict | str, record: dict) -> Node:
-        """One node of ``group`` (its catalog record, or its name)."""
-        if isinstance(group, str):
-            group = self.catalog.read()["groups"].get(group) or {"name": group}
-        return Node(
-            pg=self.pg_for(group),
-            label=f"{group['name']}/{record['name']}",
-            dir=self.group_dir(group["name"]) / record["name"],
-            port=record["port"],
-            socket_dir=self.group_socket_dir(group),
-        )
-
-    def nodes(self, group: dict) -> list[Node]:
-        return [self.node(group, record) for record in group["nodes"]]
-
-    def make_group_dirs(self, group: dict) -> None:
-        """The group's OS user (when it has one), its folder and its socket folder."""
-        if group.get("os_user"):
-            osusers.ensure(group["os_user"], group["os_group"])
-        pg = self.pg_for(group)
-        if group.get("os_user"):
-            pg.make_dir(self.group_socket_dir(group), 0o700)
-        pg.make_dir(self.group_dir(group["name"]), pg.share_mode)
-
-    def prepare(self) -> None:
-        """Create the root so that the PostgreSQL user can traverse it and nobody else
-        can list or read anything in it; refuse to go on when something is not private."""
-        if self._prepared:
-            return
-        self.root.mkdir(mode=0o711, parents=True, exist_ok=True)
-        self.root.chmod(0o711)
-        groups = self.root / "groups"
-        groups.mkdir(mode=0o711, exist_ok=True)
-        groups.chmod(0o711)
-        self.pg.make_dir(self.socket_dir, 0o700)
-        # Root's, passable by every group's OS user into a folder of its own.
-        for shared in (self.sockets_root, self.root / "previews", self.root / "events-tmp"):
-            shared.mkdir(mode=0o711, parents=True, exist_ok=True)
-            os.chown(shared, os.geteuid(), os.getegid(), follow_symlinks=False)
-            shared.chmod(0o711)
-        archive.install_scripts(self.pg, self.bin_dir)
-        self._tighten()
-        problems = self.private_problems()
-        if problems:
-            raise LocalCloudError(" ".join(problems))
-        self._prepared = True
-
-    def _tighten(self) -> None:
-        """Take group and other access away from what earlier versions of the engine
-        left readable (a lock file, the event index, group directories)."""
-        me = os.geteuid()
-        shared = ("groups", "bin", "events-tmp", "sockets", "previews")
-        entries = [path for path in self.root.iterdir() if path.name not in shared]
-        entries += list((self.root / "groups").iterdir())
-        for path in entries:
-            info = os.lstat(path)
-            mine = info.st_uid in (me, self.pg.uid)
-            if mine and not stat.S_ISLNK(info.st_mode) and info.st_mode & 0o077:
-                # Safe as root: these are entries of directories only root can change.
-                os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
-
-    def private_problems(self) -> list[str]:
-        """Entries under the root another local user could read, list or change (every
-        deeper file sits in a directory of mode 0700); [] when all is private."""
-        allowed = {
-            self.root: 0o011,
-            self.root / "groups": 0o011,
-            self.root / "events-tmp": 0o011,
-            self.root / "sockets": 0o011,
-            self.root / "previews": 0o011,
-            self.bin_dir: 0o010,
-        }
-        # A group with an OS user of its own shares its folder with its lineage's group.
-        lineage = {
-            self.group_dir(name): group["os_group"]
-            for name, group in self.catalog.read()["groups"].items()
-            if group.get("os_group")
-        }
-        paths = [self.root, *self.root.iterdir()] if self.root.exists() else []
-        for parent in (self.root / "groups", self.root / "previews"):
-            if parent.is_dir():
-                paths += list(parent.iterdir())
-        problems = []
-        for path in paths:
-            info = os.lstat(path)
-            permitted = allowed.get(path, 0)
-            if path in lineage and osusers.exists_group(lineage[path]):
-                if info.st_gid == grp.getgrnam(lineage[path]).gr_gid:
-                    permitted = 0o050
-            extra = stat.S_IMODE(info.st_mode) & 0o077 & ~permitted
-            if stat.S_ISLNK(info.st_mode):
-                problems.append(f"{path} is a symbolic link; the engine made none there.")
-            elif extra:
-                problems.append(
-                    f"{path} is open to other users (mode {stat.S_IMODE(info.st_mode):04o}); "
-                    f"run: chmod go-rwx {path}"
-                )
-        if problems:
-            problems.insert(
-                0,
-                f"The localcloud root {self.root} holds admin passwords and every group's "
-                "data, so it must be private to its owner:",
-            )
-        return problems
 
     # Reads ---------------------------------------------------------------------------
 
@@ -352,14 +189,6 @@ class Engine:
         }
         data["groups"][name] = record
         return record
-
-    # Node setup shared by create and restore -----------------------------------------
-
-    def configure(self, group: dict, record: dict, node: Node) -> None:
-        node.write_config(
-            archive.archive_command(self.bin_dir, node.archive, record["compression"])
-        )
-        node.write_hba(access.hba_cidrs(group.get("firewall_rules", [])))
 
     # Lifecycle -----------------------------------------------------------------------
 
@@ -512,7 +341,7 @@ class Engine:
         nodes = self.nodes(group)
         if not all(node.is_running() for node in nodes):
             return False
-        cidrs = access.hba_cidrs(group.get("firewall_rules", []))
+        cidrs = firewall.hba_cidrs(group.get("firewall_rules", []))
         for node in nodes:
             node.write_hba(cidrs)
             with node.connect(group["database"]) as conn:
@@ -689,8 +518,6 @@ class Engine:
         Safe to call again after the calling process died: a restore whose owner is gone
         starts over from a clean slate. While another live process owns it, this waits.
         """
-        from .restore import execute
-
         self.prepare()
         while True:
             with self.catalog.change() as data:
@@ -708,14 +535,21 @@ class Engine:
                     break
             time.sleep(0.2)
         try:
-            return execute(self, target, progress or (lambda phase, node, percent: None), watch)
+            restore_into(
+                self,
+                target,
+                progress or (lambda phase, node, percent: None),
+                watch,
+                remove=self.remove_group,
+            )
         except OSError as error:
             # A file the restore reads or writes went away (the source deleted meanwhile)
-            # or could not be written; execute() has already removed the target.
+            # or could not be written; restore_into() has already removed the target.
             raise RestoreFailed(
                 f"The restore to '{target}' failed and was rolled back: "
                 f"{error.strerror or error}: {error.filename or ''}".rstrip(": ")
             ) from error
+        return self.get_group(target)
 
     def cancel_restore(self, target: str) -> str:
         """Stop the restore into ``target`` at whatever step it is; returns what was done.
@@ -853,55 +687,29 @@ class Engine:
 
     def _apply_hba(self, name: str) -> None:
         group = self.catalog.group(name)
-        cidrs = access.hba_cidrs(group["firewall_rules"])
-        for node in self.nodes(group):
-            node.write_hba(cidrs)
-            if node.is_running():
-                with node.connect() as conn:
-                    conn.execute("SELECT pg_reload_conf()")
+        firewall.apply(self.nodes(group), group["firewall_rules"])
 
     def set_firewall_rule(self, name: str, rule: str, start_ip: str, end_ip: str) -> None:
-        access.check_rule(rule, start_ip, end_ip)
+        firewall.check_rule(rule, start_ip, end_ip)
         with self.catalog.change() as data:
             group = group_record(data, name)
-            rules = [r for r in group["firewall_rules"] if r["name"] != rule]
-            rules.append({"name": rule, "start_ip": start_ip, "end_ip": end_ip})
-            group["firewall_rules"] = rules
+            group["firewall_rules"] = firewall.with_rule(
+                group["firewall_rules"], rule, start_ip, end_ip
+            )
         self._apply_hba(name)
 
     def delete_firewall_rule(self, name: str, rule: str) -> None:
         with self.catalog.change() as data:
             group = group_record(data, name)
-            group["firewall_rules"] = [r for r in group["firewall_rules"] if r["name"] != rule]
+            group["firewall_rules"] = firewall.without_rule(group["firewall_rules"], rule)
         self._apply_hba(name)
 
     def set_parameter(self, name: str, parameter: str, value: str) -> bool:
         """ALTER SYSTEM on every node; returns True when a restart is needed to apply."""
-        spec = access.check_parameter(parameter)
-        group = self.catalog.group(name)
-        pending = False
-        for node in self.nodes(group):
-            if not node.is_running():
-                raise NotReady(f"Server group '{name}' must run to change parameters.")
-            with node.connect() as conn:
-                try:
-                    conn.execute(
-                        sql.SQL("ALTER SYSTEM SET {} = {}").format(
-                            sql.Identifier(parameter), sql.Literal(value)
-                        )
-                    )
-                except psycopg.Error as error:
-                    raise LocalCloudError(f"{node.label}: {error.diag.message_primary}") from error
-                conn.execute("SELECT pg_reload_conf()")
+        spec = parameters.apply(self.nodes(self.catalog.group(name)), name, parameter, value)
         with self.catalog.change() as data:
-            group = group_record(data, name)
-            if value == spec.default:
-                group["parameters"].pop(parameter, None)
-            else:
-                group["parameters"][parameter] = value
-        if spec.needs_restart:
-            pending = True
-        return pending
+            parameters.store(group_record(data, name)["parameters"], spec, value)
+        return spec.needs_restart
 
     def _lineage(self, data: dict, source: str, target: str) -> dict:
         """The record of ``source`` when ``target`` was restored from that very group
@@ -938,11 +746,11 @@ class Engine:
     def copy_parameters(self, source: str, target: str) -> tuple[int, bool]:
         """Copy the curated parameters of the group ``target`` was restored from;
         returns (count, whether a restart is needed)."""
-        parameters = self._lineage(self.catalog.read(), source, target)["parameters"]
+        values = self._lineage(self.catalog.read(), source, target)["parameters"]
         restart = False
-        for parameter, value in parameters.items():
+        for parameter, value in values.items():
             restart = self.set_parameter(target, parameter, value) or restart
-        return len(parameters), restart
+        return len(values), restart
 
     def copy_settings(self, source: str, target: str) -> dict:
         """The post-restore task: copy firewall rules and parameters from source to target."""
@@ -968,6 +776,11 @@ class Engine:
             raise NodeFailed(f"{handle.label}: cannot connect: {error}") from error
         with conn:
             yield conn
+
+    def role_names(self, name: str) -> list[str]:
+        """The roles of ``name`` a DBA made (not PostgreSQL's own ``pg_*``), by name."""
+        with self.connect(name) as conn:
+            return roles.names(conn)
 
     def check(self) -> list[str]:
         problems = archive.check_tools() + self.private_problems()

@@ -43,6 +43,12 @@ REPORT_EVERY = 0.25  # seconds between snapshots within one phase
 SEGMENT = re.compile(r"^[0-9A-F]{24}\.(zst|gz)$")
 
 
+# Progress callback: (phase, node name or None, percent 0..100).
+ProgressFn = Callable[[str, str | None, int], None]
+# Figures callback: {node name: figures}, see NodeFigures.snapshot.
+WatchFn = Callable[[dict[str, dict]], None]
+
+
 class NodePhase(StrEnum):
     WAITING = "waiting"
     UNPACKING = "unpacking"

@@ -15,19 +15,25 @@ from __future__ import annotations
 
 import shutil
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from . import archive, backup, pgdata, roles
 from .catalog import group_record
 from .errors import LocalCloudError, NodeFailed, RestoreCancelled, RestoreFailed
+from .layout import Layout
 from .model import format_time, parse_time, utcnow
 from .node import Node, conf_quote
 from .proc import in_parallel
-from .progress import CancelCheck, NodePhase, ReplayWatch, Tracker, wal_to_replay
+from .progress import (
+    CancelCheck,
+    NodePhase,
+    ProgressFn,
+    ReplayWatch,
+    Tracker,
+    WatchFn,
+    wal_to_replay,
+)
 from .window import chosen_backup, replays_to_end
-
-if TYPE_CHECKING:
-    from .engine import Engine, ProgressFn, WatchFn
 
 # Long enough for a large replay; the postmaster is watched all along, so a dead
 # server is reported at once rather than at the deadline.
@@ -46,18 +52,24 @@ class _Reporter:
             self.progress(phase, node, percent)
 
 
-def execute(
-    engine: Engine, target: str, progress: ProgressFn, watch: WatchFn | None = None
-) -> object:
-    """Run the restore reserved for ``target``; on failure or a cancel remove everything
-    of it. ``watch`` receives every node's figures (``progress.Tracker``)."""
+def restore_into(
+    layout: Layout,
+    target: str,
+    progress: ProgressFn,
+    watch: WatchFn | None = None,
+    *,
+    remove: Callable[[str], None],
+) -> None:
+    """Run the restore reserved for ``target`` (``Engine.begin_restore``); on failure or
+    a cancel ``remove`` everything of it. ``watch`` receives every node's figures
+    (``progress.Tracker``)."""
     report = _Reporter(progress)
-    cancelled = CancelCheck(engine.catalog, target)
+    cancelled = CancelCheck(layout.catalog, target)
     try:
-        return _execute(engine, target, report, cancelled, watch)
+        _execute(layout, target, report, cancelled, watch)
     except BaseException as error:
         was_cancelled = cancelled(now=True)
-        engine.remove_group(target)
+        remove(target)
         if was_cancelled:
             raise cancelled.error() from error
         if isinstance(error, LocalCloudError) and not isinstance(
@@ -70,25 +82,25 @@ def execute(
 
 
 def _execute(
-    engine: Engine,
+    layout: Layout,
     target: str,
     report: _Reporter,
     cancelled: CancelCheck,
     watch: WatchFn | None,
-) -> object:
-    data = engine.catalog.read()
+) -> None:
+    data = layout.catalog.read()
     group = group_record(data, target)
     tracker = Tracker([record["name"] for record in group["nodes"]], watch)
     source = group_record(data, group["restored_from"])
     point = parse_time(group["restore_point"])
     # A previous attempt by a process that died may have left files behind.
-    for node in engine.nodes(group):
+    for node in layout.nodes(group):
         node.kill()
-    shutil.rmtree(engine.group_dir(target), ignore_errors=True)
-    engine.make_group_dirs(group)
+    shutil.rmtree(layout.group_dir(target), ignore_errors=True)
+    layout.make_group_dirs(group)
 
     report("sealing", None, 0)
-    source_nodes = engine.nodes(source)
+    source_nodes = layout.nodes(source)
     # "Latest": every commit made before now is archived once the nodes are sealed, and
     # recovery runs to the end of the archive (no target time at all).
     latest = bool(group.get("restore", {}).get("latest"))
@@ -108,7 +120,7 @@ def _execute(
         source_record = source["nodes"][index]
         record = group["nodes"][index]
         source_node = source_nodes[index]
-        node = engine.node(group, record)
+        node = layout.node(group, record)
         pg = node.pg  # the new group's OS user, who reads the source's files as its lineage
         chosen = chosen_backup(source_record, point)
         name = record["name"]
@@ -134,11 +146,11 @@ def _execute(
             check=cancelled.check,
         )
         report("restoring", name, 40)
-        engine.configure(group, record, node)
+        layout.configure(group, record, node)
         recovery = {
             "restore_command": conf_quote(
                 archive.restore_command(
-                    engine.bin_dir, source_node.archive, source_record["compression"]
+                    layout.bin_dir, source_node.archive, source_record["compression"]
                 )
             ),
             "recovery_target_timeline": "'latest'",
@@ -187,13 +199,13 @@ def _execute(
         return taken
 
     records = in_parallel(list(range(len(group["nodes"]))), restore_node)
-    for index, node in enumerate(engine.nodes(group)):
+    for index, node in enumerate(layout.nodes(group)):
         with node.connect() as conn:
             conn.execute("SELECT pg_reload_conf()")
         if not node.is_running():
             raise NodeFailed(f"{node.label}: stopped after promotion; see {node.log}.")
         group["nodes"][index]["backups"] = [records[index]]
-    with engine.catalog.change() as data:
+    with layout.catalog.change() as data:
         stored = group_record(data, target)
         if (stored.get("restore") or {}).get("cancelled_at"):
             raise cancelled.error()
@@ -207,4 +219,3 @@ def _execute(
     for name in tracker.nodes:
         tracker.update(name, phase=NodePhase.READY)
     report("ready", None, 100)
-    return engine.get_group(target)

@@ -166,3 +166,9 @@ def too_powerful(conn: psycopg.Connection) -> bool:
     machine through a server-access role."""
     row = conn.execute(DANGEROUS, (list(SERVER_ACCESS_ROLES),)).fetchone()
     return row is None or bool(row[0])
+
+
+def names(conn: psycopg.Connection) -> list[str]:
+    """The roles a DBA made (not PostgreSQL's own ``pg_*``), by name."""
+    rows = conn.execute("SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1")
+    return [row[0] for row in rows.fetchall()]

@@ -15,7 +15,7 @@ import psycopg
 
 from localcloud import Busy, Engine, Group, LocalCloudError, defaults
 from localcloud import NotFound as EngineNotFound
-from localcloud.access import PARAMETERS
+from localcloud import parameters as server_parameters
 
 from .base import (
     Backend,
@@ -335,20 +335,14 @@ class LocalBackend(Backend):
             group = self.engine.get_group(group_id)
         return [
             Parameter(
-                name=name,
-                value=value,
-                default=PARAMETERS[name].default,
-                needs_restart=PARAMETERS[name].needs_restart,
+                name=spec.name, value=value, default=spec.default, needs_restart=spec.needs_restart
             )
-            for name, value in sorted(group.parameters.items())
+            for spec, value in server_parameters.changed(group.parameters)
         ]
 
     def roles(self, group_id: str) -> list[str]:
-        with engine_errors(), self.engine.connect(group_id) as conn:
-            rows = conn.execute(
-                "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1"
-            ).fetchall()
-        return [row[0] for row in rows]
+        with engine_errors():
+            return self.engine.role_names(group_id)
 
     def copy_firewall_rules(self, source_id: str, target_id: str) -> CopyResult:
         with engine_errors():
@@ -401,12 +395,9 @@ class LocalBackend(Backend):
             group = self.engine.get_group(group_id)
         return [
             Parameter(
-                name=spec.name,
-                value=group.parameters.get(spec.name, spec.default),
-                default=spec.default,
-                needs_restart=spec.needs_restart,
+                name=spec.name, value=value, default=spec.default, needs_restart=spec.needs_restart
             )
-            for spec in sorted(PARAMETERS.values(), key=lambda spec: spec.name)
+            for spec, value in server_parameters.every(group.parameters)
         ]
 
     def set_firewall_rule(self, group_id: str, rule: FirewallRule) -> None:

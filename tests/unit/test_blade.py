@@ -7,7 +7,7 @@ import re
 import pytest
 from django.test import Client
 
-from localcloud.access import PARAMETERS
+from localcloud.parameters import PARAMETERS
 from localcloud.testing import temporary_engine
 from portal.models import ActivityEvent, Notification
 from restore_wizard.models import RestoreOperation
