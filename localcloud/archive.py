@@ -2,6 +2,12 @@
 
 Archived files are compressed (zstd when installed, else gzip): with 1 MB segments an
 ``archive_timeout`` switch of a nearly empty segment costs a few kilobytes.
+
+Sealing (``seal``) makes every commit made so far on a running node restorable from its
+archive: recovery to T stops only at a commit record after T, and the segment holding
+the newest commits is still being written. So a seal writes one commit now, switches to
+a new segment (``pg_switch_wal()``) and waits until the old one is archived. A restore,
+a preview and a stop seal the nodes they read (``Engine.seal_group`` seals a group).
 """
 
 from __future__ import annotations

@@ -15,7 +15,18 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from . import archive, backup, defaults, firewall, osusers, parameters, roles, window
+from . import (
+    archive,
+    backup,
+    defaults,
+    events,
+    firewall,
+    osusers,
+    parameters,
+    preview,
+    roles,
+    window,
+)
 from .catalog import group_record
 from .errors import (
     Busy,
@@ -278,8 +289,6 @@ class Engine(Layout):
     def remove_group(self, name: str) -> None:
         """Stop every node of ``name``, delete its files and its catalog entry (and its
         previews and WAL index entries)."""
-        from . import events, preview
-
         preview.close_for_group(self, name)
         events.forget(self, name)
         data = self.catalog.read()
@@ -607,8 +616,6 @@ class Engine(Layout):
     def index_events(self, name: str) -> int:
         """Read the archived WAL of ``name`` not indexed yet; returns how many WAL
         records were read. Incremental: each call starts where the last one stopped."""
-        from . import events
-
         return events.index_group(self, name)
 
     def seal_group(self, name: str) -> None:
@@ -628,8 +635,6 @@ class Engine(Layout):
         """The indexed events and activity of ``name`` between ``start`` and ``end``
         (both inclusive, None: unbounded); with ``step``, activity summed over nodes in
         buckets of that width. Reads the index only: fast."""
-        from . import events
-
         return events.read_group(self, name, start, end, step)
 
     # Previews (preview.py) -------------------------------------------------------------
@@ -639,48 +644,32 @@ class Engine(Layout):
     ) -> Preview:
         """Start a read-only recovery of one node of ``name`` paused at ``point``;
         returns at once with status Starting (``preview_status`` tells when it is Ready)."""
-        from . import preview
-
         return preview.start(self, name, point, node, ttl or self.preview_ttl)
 
     def preview_status(self, preview_id: str) -> Preview:
-        from . import preview
-
         return preview.status(self, preview_id)
 
     def preview_tables(self, preview_id: str) -> list[PreviewTable]:
-        from . import preview
-
         return preview.tables(self, preview_id)
 
     def preview_query(
         self, preview_id: str, query: str, *, limit: int = 100, timeout: float = 5.0
     ) -> QueryResult:
-        from . import preview
-
         return preview.query(self, preview_id, query, limit=limit, timeout=timeout)
 
     def preview_close(self, preview_id: str) -> bool:
         """Stop and remove a preview; False when there was none (closed or expired)."""
-        from . import preview
-
         return preview.close(self, preview_id)
 
     def list_previews(self) -> list[Preview]:
-        from . import preview
-
         return preview.list_all(self)
 
     def close_all_previews(self) -> list[str]:
         """Stop and remove every preview (the agent stops); returns their ids."""
-        from . import preview
-
         return preview.close_all(self)
 
     def sweep_previews(self, now: datetime | None = None) -> list[str]:
         """Remove previews past their time-to-live; returns their ids."""
-        from . import preview
-
         return preview.sweep(self, now or utcnow())
 
     # Firewall rules and parameters ---------------------------------------------------

@@ -39,17 +39,30 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import psycopg
 
 from . import archive
 from .errors import LocalCloudError, NodeFailed, NotReady
 from .model import Activity, EventIndex, WalEvent
+from .window import restore_window
 
 if TYPE_CHECKING:
-    from .engine import Engine
-    from .node import Node
+    from .catalog import Catalog
+    from .node import Node, Postgres
+
+
+class Indexed(Protocol):
+    """What the index needs of the engine (which imports this module, not the reverse)."""
+
+    root: Path
+    pg: Postgres
+    catalog: Catalog
+    large_change_rows: int
+
+    def node(self, group: dict | str, record: dict) -> Node: ...
+
 
 BATCH_SEGMENTS = 64  # segments decompressed and read per pg_waldump run
 FIRST_NORMAL_OID = 16384  # below: objects of initdb (system catalogs)
@@ -152,11 +165,11 @@ def rel_file(path: str) -> tuple[int, int] | None:
 # The index file ------------------------------------------------------------------------
 
 
-def index_path(engine: Engine) -> Path:
+def index_path(engine: Indexed) -> Path:
     return engine.root / "events.sqlite3"
 
 
-def _open(engine: Engine) -> sqlite3.Connection:
+def _open(engine: Indexed) -> sqlite3.Connection:
     engine.root.mkdir(mode=0o711, parents=True, exist_ok=True)
     # Table names of every group are in it: private, made so before SQLite opens it.
     os.close(os.open(index_path(engine), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600))
@@ -180,7 +193,7 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 @contextlib.contextmanager
-def _group_lock(engine: Engine, name: str) -> Iterator[Path]:
+def _group_lock(engine: Indexed, name: str) -> Iterator[Path]:
     """One indexer per group at a time, across processes."""
     locks = engine.root / "events-locks"
     locks.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -590,7 +603,7 @@ def _save(conn: sqlite3.Connection, name: str, stream: Stream, batch: Batch) -> 
         )
 
 
-def _unpack(engine: Engine, node: Node, files: list[Path], ext: str, into: Path) -> None:
+def _unpack(engine: Indexed, node: Node, files: list[Path], ext: str, into: Path) -> None:
     """Decompress archived segments into ``into`` (readable by the PostgreSQL user)."""
     if ext == "zst":
         try:
@@ -619,7 +632,7 @@ def _unpack(engine: Engine, node: Node, files: list[Path], ext: str, into: Path)
 
 
 def _waldump(
-    engine: Engine, node: Node, directory: Path, stream: Stream, end: int, reader: Reader
+    engine: Indexed, node: Node, directory: Path, stream: Stream, end: int, reader: Reader
 ) -> tuple[int, str]:
     """Run pg_waldump from the stream's position to ``end`` (the end of the last segment
     in ``directory``: without it pg_waldump waits 5 s for the next segment to appear);
@@ -672,7 +685,7 @@ def _bad_segment(errors: str, stream: Stream) -> str:
 
 
 def _index_stream(
-    engine: Engine,
+    engine: Indexed,
     conn: sqlite3.Connection,
     name: str,
     node: Node,
@@ -750,9 +763,9 @@ def _index_stream(
     return records
 
 
-def _prune(conn: sqlite3.Connection, engine: Engine, name: str) -> None:
+def _prune(conn: sqlite3.Connection, engine: Indexed, name: str) -> None:
     try:
-        earliest = engine.restore_window(name)[0]
+        earliest = restore_window(engine.catalog.group(name))[0]
     except NotReady:
         return
     cutoff = to_micros(earliest)
@@ -763,7 +776,7 @@ def _prune(conn: sqlite3.Connection, engine: Engine, name: str) -> None:
         )
 
 
-def index_group(engine: Engine, name: str) -> int:
+def index_group(engine: Indexed, name: str) -> int:
     """Read the archived WAL of group ``name`` not indexed yet; returns how many WAL
     records were read. Raises LocalCloudError (naming node and file) when a segment
     cannot be read or pg_waldump is missing."""
@@ -824,7 +837,7 @@ def _activity(rows: list[tuple[str, int, int, int]]) -> tuple[Activity, ...]:
 
 
 def read_group(
-    engine: Engine,
+    engine: Indexed,
     name: str,
     start: datetime | None,
     end: datetime | None,
@@ -903,7 +916,7 @@ def read_group(
     return EventIndex(events=events, activity=activity, indexed_until=indexed_until)
 
 
-def forget(engine: Engine, name: str) -> None:
+def forget(engine: Indexed, name: str) -> None:
     """Drop everything the index holds of group ``name`` (it is being deleted)."""
     if not index_path(engine).exists():
         return

@@ -69,7 +69,7 @@ from .proc import owner_alive, owner_record
 from .window import check_point, chosen_backup, replays_to_end
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .layout import Layout
 
 ID_PATTERN = re.compile(r"^[0-9a-f]{12}$")
 
@@ -103,11 +103,11 @@ QUERY_START = re.compile(r"^(select|values|table|with)\b", re.IGNORECASE)
 # Records and paths ---------------------------------------------------------------------
 
 
-def previews_dir(engine: Engine) -> Path:
+def previews_dir(engine: Layout) -> Path:
     return engine.root / "previews"
 
 
-def preview_node(engine: Engine, record: dict) -> Node:
+def preview_node(engine: Layout, record: dict) -> Node:
     """The preview's server, run as its group's OS user (the preview reads that group's
     backup and archive), listening in that user's socket folder."""
     owner = {"os_user": record.get("os_user"), "os_group": record.get("os_group")}
@@ -134,7 +134,7 @@ def _view(record: dict) -> Preview:
     )
 
 
-def _get(engine: Engine, preview_id: str) -> dict:
+def _get(engine: Layout, preview_id: str) -> dict:
     record = None
     if isinstance(preview_id, str) and ID_PATTERN.match(preview_id):
         record = engine.catalog.read().get("previews", {}).get(preview_id)
@@ -143,7 +143,7 @@ def _get(engine: Engine, preview_id: str) -> dict:
     return record
 
 
-def _allocate_port(engine: Engine, data: dict, socket_dir: Path) -> int:
+def _allocate_port(engine: Layout, data: dict, socket_dir: Path) -> int:
     """A port below the base port that no other preview has and no socket file uses."""
     taken = {record["port"] for record in data.get("previews", {}).values()}
     taken |= {node["port"] for group in data["groups"].values() for node in group["nodes"]}
@@ -162,7 +162,7 @@ def _allocate_port(engine: Engine, data: dict, socket_dir: Path) -> int:
 # Start ----------------------------------------------------------------------------------
 
 
-def start(engine: Engine, name: str, point: datetime, node: str, ttl: timedelta) -> Preview:
+def start(engine: Layout, name: str, point: datetime, node: str, ttl: timedelta) -> Preview:
     """Validate, record, unpack and start a preview; returns at once (status Starting).
 
     Whatever fails here removes everything this call made.
@@ -256,7 +256,7 @@ def _wait_for_pid(server: Node, timeout: float = 10.0) -> None:
 
 
 def _build(
-    engine: Engine,
+    engine: Layout,
     record: dict,
     server: Node,
     source: Node,
@@ -315,7 +315,7 @@ def _build(
     pg.write_file(server.data / "standby.signal", "")
 
 
-def _standby_minimums(engine: Engine, server: Node) -> dict[str, int]:
+def _standby_minimums(engine: Layout, server: Node) -> dict[str, int]:
     """The backup's values of the settings a hot standby needs at least as high."""
     done = server.pg.run(server.label, "pg_controldata", "-D", str(server.data))
     found = {}
@@ -330,7 +330,7 @@ def _standby_minimums(engine: Engine, server: Node) -> dict[str, int]:
 # Status ---------------------------------------------------------------------------------
 
 
-def status(engine: Engine, preview_id: str) -> Preview:
+def status(engine: Layout, preview_id: str) -> Preview:
     record = _get(engine, preview_id)
     if record["phase"] in ("creating", "failed"):
         return _view(record)
@@ -354,7 +354,7 @@ def status(engine: Engine, preview_id: str) -> Preview:
     return _view(record)
 
 
-def _probe(engine: Engine, record: dict, server: Node) -> tuple[str, str]:
+def _probe(engine: Layout, record: dict, server: Node) -> tuple[str, str]:
     """("ready" | "starting" | "failed", why it failed) of a running preview server."""
     log = server.log_tail()
     if "insufficient parameter settings" in log:
@@ -409,7 +409,7 @@ def _death_message(server: Node) -> str:
     return "The preview's server stopped without an error in its log (was it killed?)."
 
 
-def _fail(engine: Engine, record: dict, message: str) -> Preview:
+def _fail(engine: Layout, record: dict, message: str) -> Preview:
     """Remove the files and processes of a failed preview, keep its record saying why."""
     _remove_server(engine, record)
     with engine.catalog.change() as data:
@@ -423,7 +423,7 @@ def _fail(engine: Engine, record: dict, message: str) -> Preview:
     return _view(record)
 
 
-def _ready(engine: Engine, preview_id: str) -> tuple[dict, Node]:
+def _ready(engine: Layout, preview_id: str) -> tuple[dict, Node]:
     preview = status(engine, preview_id)
     if preview.status == "Failed":
         raise NotReady(f"The preview failed: {preview.message}")
@@ -446,7 +446,7 @@ LIMIT %s
 """
 
 
-def tables(engine: Engine, preview_id: str) -> list[PreviewTable]:
+def tables(engine: Layout, preview_id: str) -> list[PreviewTable]:
     """The user tables of the group's database at T with their row counts: exact when
     counting takes little time, else the planner's estimate (``exact=False``)."""
     record, server = _ready(engine, preview_id)
@@ -477,7 +477,7 @@ def tables(engine: Engine, preview_id: str) -> list[PreviewTable]:
     return found
 
 
-def query(engine: Engine, preview_id: str, sql: str, *, limit: int, timeout: float) -> QueryResult:
+def query(engine: Layout, preview_id: str, sql: str, *, limit: int, timeout: float) -> QueryResult:
     """Run ONE read-only query as the group's admin role, in a read-only transaction,
     through a cursor that returns at most ``limit`` rows and ``MAX_BYTES`` bytes; the
     server ends it at ``timeout`` seconds, whatever the query does."""
@@ -681,7 +681,7 @@ def _query_error(error: psycopg.Error, timeout: float, offset: int) -> LocalClou
 # Teardown -------------------------------------------------------------------------------
 
 
-def _remove_server(engine: Engine, record: dict) -> None:
+def _remove_server(engine: Layout, record: dict) -> None:
     """Stop the server, delete the preview's directory and the socket files a killed
     postmaster leaves in the shared socket directory."""
     server = preview_node(engine, record)
@@ -697,7 +697,7 @@ def _remove_server(engine: Engine, record: dict) -> None:
         base.unlink(missing_ok=True)
 
 
-def _destroy(engine: Engine, preview_id: str) -> bool:
+def _destroy(engine: Layout, preview_id: str) -> bool:
     """Stop the preview's server, delete its files, then its record; True if recorded."""
     record = engine.catalog.read().get("previews", {}).get(preview_id)
     directory = previews_dir(engine) / preview_id
@@ -709,18 +709,18 @@ def _destroy(engine: Engine, preview_id: str) -> bool:
         return data.get("previews", {}).pop(preview_id, None) is not None
 
 
-def close(engine: Engine, preview_id: str) -> bool:
+def close(engine: Layout, preview_id: str) -> bool:
     if not isinstance(preview_id, str) or not ID_PATTERN.match(preview_id):
         return False
     return _destroy(engine, preview_id)
 
 
-def list_all(engine: Engine) -> list[Preview]:
+def list_all(engine: Layout) -> list[Preview]:
     records = engine.catalog.read().get("previews", {}).values()
     return sorted((_view(record) for record in records), key=lambda p: (p.created_at, p.id))
 
 
-def sweep(engine: Engine, now: datetime) -> list[str]:
+def sweep(engine: Layout, now: datetime) -> list[str]:
     """Remove previews past their time-to-live, and what a dead ``start`` left; report a
     preview whose server died as Failed (its files removed). Returns the removed ids."""
     # The directories first: one made after this listing has its record already.
@@ -744,7 +744,7 @@ def sweep(engine: Engine, now: datetime) -> list[str]:
     return removed
 
 
-def close_for_group(engine: Engine, name: str) -> list[str]:
+def close_for_group(engine: Layout, name: str) -> list[str]:
     """Close every preview of group ``name`` (it is being deleted); returns their ids."""
     records = engine.catalog.read().get("previews", {})
     closed = []
@@ -754,7 +754,7 @@ def close_for_group(engine: Engine, name: str) -> list[str]:
     return closed
 
 
-def close_all(engine: Engine) -> list[str]:
+def close_all(engine: Layout) -> list[str]:
     """Close every preview and remove preview files without a record; returns the ids."""
     closed = [
         preview_id
