@@ -32,7 +32,7 @@ from portal.backends.base import Backend, Progress, RestoreRequest, ServerGroup
 from portal.models import ActivityEvent, Notification
 from portal.services import activity_record, may_restore, notification_create
 from restore_wizard.models import RestoreOperation
-from restore_wizard.services import DRILL_SUFFIX, fmt
+from restore_wizard.services.checks import DRILL_SUFFIX, fmt
 
 from . import checks
 from .models import Drill, DrillPlan

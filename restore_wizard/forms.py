@@ -13,8 +13,8 @@ from django import forms
 from portal.backends import BackendError
 from portal.backends.base import Backend, RestoreWindow, ServerGroup
 
-from . import services
 from .models import RestoreOperation
+from .services.checks import restore_point_problem, restore_target_problem
 
 POINT_FORMAT_HELP = "Enter the restore point as a date and time in UTC, e.g. 2026-11-24 20:31:05."
 LOCAL_FORMAT_HELP = "Enter the local time as a date and time, e.g. 2026-11-24 21:31:05."
@@ -187,7 +187,7 @@ class RestoreForm(forms.Form):
         if reading.moment is None:
             raise forms.ValidationError(reading.error)
         moment = reading.moment
-        problem = services.restore_point_problem(moment, self.window, self.now)
+        problem = restore_point_problem(point=moment, window=self.window, now=self.now)
         if problem:
             raise forms.ValidationError(problem)
         return moment
@@ -214,8 +214,11 @@ class RestoreForm(forms.Form):
         problem = self.backend.name_problem(name)
         if problem is None:
             try:
-                problem = services.restore_target_problem(
-                    self.backend, self.group, name, location=self.target_location()
+                problem = restore_target_problem(
+                    backend=self.backend,
+                    group=self.group,
+                    target_name=name,
+                    location=self.target_location(),
                 )
             except BackendError as error:
                 problem = f"The name could not be checked: {error.message}"

@@ -14,8 +14,10 @@ from django_htmx.http import HttpResponseStopPolling
 from portal.backends import BackendError, get_backend
 from portal.services import may_restore
 
-from .. import selectors, services
+from .. import selectors
 from ..models import RestoreOperation
+from ..services.checks import RestoreRefused
+from ..services.operations import restore_operation_cancel
 from .guards import operator_required, wizard_view
 
 
@@ -104,8 +106,8 @@ def operation_cancel(request: HttpRequest, pk: int) -> HttpResponse:
             request, "restore_wizard/operation_cancel.html", operation_context(request, operation)
         )
     try:
-        services.restore_operation_cancel(operation_id=operation.pk, user=request.user)
-    except services.RestoreRefused as error:
+        restore_operation_cancel(operation_id=operation.pk, user=request.user)
+    except RestoreRefused as error:
         messages.error(request, error.message)
     return redirect("operation_detail", pk=operation.pk)
 

@@ -12,8 +12,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from portal.backends import BackendError
 from portal.instants import is_utc, local_text
 
-from .. import services, timeline
+from .. import timeline
 from ..forms import PointReading, read_point
+from ..services.checks import restore_point_problem
 from .guards import restorable_for_user, window_read, wizard_for_user, wizard_view
 
 TEMPLATE = "restore_wizard/restore.html"
@@ -29,7 +30,10 @@ def restore_point(request: HttpRequest, backend: str, name: str) -> HttpResponse
     problem = ""
     if reading.moment is not None:
         problem = (
-            services.restore_point_problem(reading.moment, context["window"], context["now"]) or ""
+            restore_point_problem(
+                point=reading.moment, window=context["window"], now=context["now"]
+            )
+            or ""
         )
     context.update(point_context(reading, request.GET.get("point_source") or "utc"))
     context["point_problem"] = problem
@@ -53,8 +57,8 @@ def restore_timeline(request: HttpRequest, backend: str, name: str) -> HttpRespo
     window_read(context)
     data = request.POST if request.method == "POST" else request.GET
     point = read_point(data).moment
-    if point is not None and services.restore_point_problem(
-        point, context["window"], context["now"]
+    if point is not None and restore_point_problem(
+        point=point, window=context["window"], now=context["now"]
     ):
         point = None
     timeline_context(context, point)

@@ -14,7 +14,8 @@ from portal.backends import BackendError
 from portal.models import ActivityEvent
 from portal.services import activity_record
 
-from .. import selectors, services
+from .. import selectors
+from ..services import post_restore as post_restore_services
 from .guards import Refused, operator_required, servergroup_for_user, wizard_view
 
 COPIES = {
@@ -103,7 +104,7 @@ def post_restore_mark(request: HttpRequest, backend: str, name: str, task: str) 
     found = next((t for t in tasks if t.key == task and t.markable), None)
     if found is None:
         raise Refused("The portal checks this task itself; it cannot be marked by hand.", 400)
-    services.post_restore_mark(
+    post_restore_services.post_restore_mark(
         user=request.user,
         backend=context["backend"],
         group=context["group"],

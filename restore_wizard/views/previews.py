@@ -17,8 +17,8 @@ from portal.instants import utc_text
 from portal.models import ActivityEvent, OpenPreview
 from portal.services import activity_record
 
-from .. import services
 from ..forms import read_point
+from ..services.checks import restore_point_problem
 from .guards import wizard_for_user, wizard_view
 
 PREVIEW_TEMPLATE = "restore_wizard/preview.html"
@@ -93,7 +93,9 @@ def preview_start(request: HttpRequest, backend: str, name: str) -> HttpResponse
     reading = read_point(request.POST)
     problem = reading.error
     if reading.moment is not None:
-        problem = services.restore_point_problem(reading.moment, context["window"], context["now"])
+        problem = restore_point_problem(
+            point=reading.moment, window=context["window"], now=context["now"]
+        )
     node = request.POST.get("preview_node", "coordinator")
     if node not in [n.name for n in context["group"].nodes]:
         problem = problem or f"The server group {name} has no node '{node[:40]}'."

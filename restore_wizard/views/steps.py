@@ -19,9 +19,11 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from portal.backends import BackendError
 
-from .. import selectors, services
+from .. import selectors
 from ..forms import RestoreForm
 from ..models import RestoreOperation
+from ..services.checks import RestoreRefused, restore_target_problem
+from ..services.operations import restore_operation_start
 from .guards import servergroup_for_user, wizard_for_user, wizard_view
 from .previews import previews_close
 
@@ -65,7 +67,7 @@ def restore_ok(request: HttpRequest, context: dict) -> HttpResponse:
     data = form.cleaned_data
     point = data["backup"] if data["choice"] == RestoreOperation.Choice.FAST else data["point"]
     try:
-        operation, created = services.restore_operation_start(
+        operation, created = restore_operation_start(
             user=request.user,
             backend=context["backend"],
             group=context["group"],
@@ -74,7 +76,7 @@ def restore_ok(request: HttpRequest, context: dict) -> HttpResponse:
             target_name=data["target_name"],
             idempotency_key=data["idempotency_key"],
         )
-    except services.RestoreRefused as refused_error:
+    except RestoreRefused as refused_error:
         form.add_error(refused_error.field, refused_error.message)
         return details_response(request, context, form, data["choice"])
     previews_close(request, context["backend"], context["group"].name)
@@ -175,8 +177,11 @@ def check_name(request: HttpRequest, backend: str, name: str) -> HttpResponse:
     problem = context["backend"].name_problem(target)
     if problem is None:
         try:
-            problem = services.restore_target_problem(
-                context["backend"], group, target, location=location or group.location
+            problem = restore_target_problem(
+                backend=context["backend"],
+                group=group,
+                target_name=target,
+                location=location or group.location,
             )
         except BackendError as error:
             problem = f"The name could not be checked: {error.message}"

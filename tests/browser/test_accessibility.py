@@ -155,7 +155,7 @@ def restore_into_orders_r1(azure, operator):
     """A restored group to show the post-restore tasks of, made through the service."""
     from portal.backends import get_backend
     from restore_wizard.models import RestoreOperation
-    from restore_wizard.services import restore_operation_run
+    from restore_wizard.services.runner import restore_operation_run
 
     source = azure.cluster(SUB_A, "rg-prod", "orders")
     group = get_backend("azure").find_server_group("orders")

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from localcloud.testing import create_ticks, processes_under, temporary_engine
 from portal.backends import get_backend
 from restore_wizard.models import RestoreOperation
-from restore_wizard.services import restore_operation_start
+from restore_wizard.services.operations import restore_operation_start
 from tests.ports import shifted_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from drills import selectors, services
 from drills.models import Drill, DrillPlan
-from restore_wizard.services import restore_target_problem
+from restore_wizard.services.checks import restore_target_problem
 from tests.doubles import PreviewBackend
 
 pytestmark = pytest.mark.django_db
@@ -57,9 +57,16 @@ def finished_drill(status="passed", rto=1.5, days_ago=0.0, group=GROUP, message=
 
 def test_the_wizard_refuses_names_reserved_for_drills():
     group = PreviewBackend("cloud", count=1).groups[0]
-    problem = restore_target_problem(PreviewBackend("cloud"), group, "orders-drill-12")
+    problem = restore_target_problem(
+        backend=PreviewBackend("cloud"), group=group, target_name="orders-drill-12"
+    )
     assert "reserved for restore drills" in problem
-    assert restore_target_problem(PreviewBackend("cloud"), group, "orders-drill-x") is None
+    assert (
+        restore_target_problem(
+            backend=PreviewBackend("cloud"), group=group, target_name="orders-drill-x"
+        )
+        is None
+    )
 
 
 def test_the_drills_page_is_on_the_blade_and_viewers_only_look(viewer_client):

@@ -11,7 +11,7 @@ import pytest
 from localcloud import RestoreCancelled
 from portal.models import ActivityEvent
 from restore_wizard.models import RestoreOperation
-from restore_wizard.services import restore_operation_cancel
+from restore_wizard.services.operations import restore_operation_cancel
 
 from .conftest import (
     SOURCE,

@@ -20,7 +20,8 @@ from localcloud import Engine
 from localcloud.testing import create_ticks, kill_under, processes_under, remove_os_users
 from portal.backends import get_backend
 from restore_wizard.models import RestoreOperation
-from restore_wizard.services import restore_operation_run, restore_operation_start
+from restore_wizard.services.operations import restore_operation_start
+from restore_wizard.services.runner import restore_operation_run
 
 from .conftest import BASE_PORT, fill, fingerprint, nothing_left_of
 

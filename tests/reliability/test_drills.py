@@ -14,7 +14,7 @@ from drills.models import Drill, DrillPlan
 from drills.services import STALE_AFTER, drills_recover
 from portal.backends import get_backend
 from restore_wizard.models import RestoreOperation
-from restore_wizard.services import restore_operation_start
+from restore_wizard.services.operations import restore_operation_start
 
 from .conftest import SOURCE, nothing_left_of, only_source_processes, wait_for
 

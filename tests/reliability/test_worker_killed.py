@@ -20,7 +20,7 @@ from django.utils import timezone
 from portal.backends import get_backend
 from portal.models import ActivityEvent, Notification
 from restore_wizard.models import RestoreOperation
-from restore_wizard.services import (
+from restore_wizard.services.operations import (
     MAX_ATTEMPTS,
     STALE_AFTER,
     restore_operation_start,

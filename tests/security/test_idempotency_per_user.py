@@ -8,8 +8,8 @@ from django.contrib.auth.models import Group
 from django.test import Client
 
 from portal.backends import get_backend
-from restore_wizard import services
 from restore_wizard.models import RestoreOperation
+from restore_wizard.services.operations import restore_operation_start
 from tests.wizard.conftest import RESTORE_URL, build_arm, details_form, use_azure
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,7 @@ def second_operator(django_user_model):
 
 def start(user, name: str, key: uuid.UUID):
     backend = get_backend("azure")
-    return services.restore_operation_start(
+    return restore_operation_start(
         user=user,
         backend=backend,
         group=backend.find_server_group("orders"),

@@ -16,7 +16,8 @@ from localcloud.testing import create_ticks, processes_under, temporary_engine
 from portal.backends import get_backend
 from portal.models import ActivityEvent, Notification
 from restore_wizard.models import RestoreOperation
-from restore_wizard.services import restore_operation_run, restore_operation_start
+from restore_wizard.services.operations import restore_operation_start
+from restore_wizard.services.runner import restore_operation_run
 from tests.fakes.azure_arm import FakeCredential, arm_error
 from tests.ports import shifted_port
 from tests.wizard.conftest import RESTORE_URL, build_arm, details_form, use_azure

@@ -231,7 +231,7 @@ def test_a_fast_restore_whose_worker_died_resumes_the_same_azure_operation(
 
     from portal.backends import get_backend
     from portal.backends.base import RestoreRequest
-    from restore_wizard.services import STALE_AFTER, restore_operations_recover
+    from restore_wizard.services.operations import STALE_AFTER, restore_operations_recover
 
     backup = flexible.server(SUB_A, "rg-prod", "sales").backups[-1][3]
     form = form_for(operator_client, "fast", backup=backup.isoformat(), target_name="sales-orphan")

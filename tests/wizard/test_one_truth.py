@@ -11,7 +11,7 @@ from django.core.management import call_command
 from portal.instants import utc_text
 from portal.models import ActivityEvent, Notification
 from restore_wizard.models import RestoreOperation
-from restore_wizard.services import operation_succeed
+from restore_wizard.services.outcomes import restore_operation_succeed
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def succeeded(operator):
         created_by=operator,
         status=RestoreOperation.Status.RUNNING,
     )
-    operation_succeed(operation, target_id="orders-r9-id", point=POINT)
+    restore_operation_succeed(operation=operation, target_id="orders-r9-id", point=POINT)
     return operation
 
 

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from portal.models import ActivityEvent
 from restore_wizard.models import RestoreOperation
-from restore_wizard.services import RestoreRefused, restore_operation_cancel
+from restore_wizard.services.checks import RestoreRefused
+from restore_wizard.services.operations import restore_operation_cancel
 
 pytestmark = pytest.mark.django_db
 

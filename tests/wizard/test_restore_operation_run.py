@@ -62,7 +62,7 @@ def test_successful_restore_records_phase_nodes_and_point(azure, source, restore
 
 
 def test_a_second_run_of_a_finished_operation_does_nothing(azure, restore_into):
-    from restore_wizard.services import restore_operation_run
+    from restore_wizard.services.runner import restore_operation_run
 
     operation = restore_into("orders-ok")
 

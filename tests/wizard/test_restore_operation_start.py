@@ -1,4 +1,4 @@
-"""services.restore_operation_start: one row per restore, whoever asks at the same moment."""
+"""restore_operation_start: one row per restore, whoever asks at the same moment."""
 
 import threading
 import uuid
@@ -8,8 +8,9 @@ from django.db import connection
 from django.test import Client
 
 from portal.backends import get_backend
-from restore_wizard import services
 from restore_wizard.models import RestoreOperation
+from restore_wizard.services.checks import RestoreRefused
+from restore_wizard.services.operations import restore_operation_start
 from tests.fakes.azure_arm import FakeArm
 
 from .conftest import RESTORE_URL, build_arm, details_form, restore_puts, use_azure
@@ -17,7 +18,7 @@ from .conftest import RESTORE_URL, build_arm, details_form, restore_puts, use_az
 
 def start(user, name: str, key: uuid.UUID | None = None):
     backend = get_backend("azure")
-    return services.restore_operation_start(
+    return restore_operation_start(
         user=user,
         backend=backend,
         group=backend.find_server_group("orders"),
@@ -49,7 +50,7 @@ def test_second_active_restore_to_the_same_name_is_refused_by_the_database(
     # Both passed the form's checks (the race): the unique constraint decides.
     with django_capture_on_commit_callbacks() as callbacks:
         start(operator, "orders-r1")
-        with pytest.raises(services.RestoreRefused) as refused:
+        with pytest.raises(RestoreRefused) as refused:
             start(operator, "orders-r1")
 
     assert refused.value.field == "target_name"

@@ -8,7 +8,7 @@ from django.utils import timezone
 from portal.backends import get_backend
 from portal.backends.base import RestoreRequest
 from restore_wizard.models import RestoreOperation
-from restore_wizard.services import MAX_ATTEMPTS, STALE_AFTER, restore_operations_recover
+from restore_wizard.services.operations import MAX_ATTEMPTS, STALE_AFTER, restore_operations_recover
 
 from .conftest import SUB_A
 

@@ -49,12 +49,12 @@ def test_custom_point_in_the_future_is_rejected(operator_client, azure):
 
 def test_custom_point_after_the_latest_restorable_time_is_rejected():
     from portal.backends.base import RestoreWindow
-    from restore_wizard.services import restore_point_problem
+    from restore_wizard.services.checks import restore_point_problem
 
     now = datetime(2026, 11, 24, 20, 0, tzinfo=UTC)
     window = RestoreWindow(earliest=now - timedelta(days=1), latest=now - timedelta(hours=1))
 
-    problem = restore_point_problem(now - timedelta(minutes=30), window, now)
+    problem = restore_point_problem(point=now - timedelta(minutes=30), window=window, now=now)
 
     assert problem == (
         "The restore point 2026-11-24 19:30:00 UTC is after the latest restorable time, "

@@ -33,8 +33,10 @@ from portal.backends import get_backend
 from portal.backends.base import BackendError, Progress, RestoreRequest
 from portal.instants import utc_text
 from portal.management.commands.servergroups import find_group, to_json
-from restore_wizard import services
 from restore_wizard.models import RestoreOperation
+from restore_wizard.services.checks import RestoreRefused
+from restore_wizard.services.operations import restore_operation_cancel, restore_operation_record
+from restore_wizard.services.runner import restore_operation_run
 from restore_wizard.templatetags.restore_tags import duration
 
 Status = RestoreOperation.Status
@@ -109,7 +111,7 @@ class Command(BaseCommand):
             if options["cancel"] is not None:
                 self.cancel(options)
             elif options["run_operation"] is not None:
-                services.restore_operation_run(operation_id=options["run_operation"])
+                restore_operation_run(operation_id=options["run_operation"])
             elif options["resume"]:
                 self.resume(options["backend"] or "local", options["resume"], options["json"])
             else:
@@ -153,7 +155,7 @@ class Command(BaseCommand):
             )
         )
         try:
-            operation = services.restore_operation_record(
+            operation = restore_operation_record(
                 backend=backend,
                 group=group,
                 choice=choice,
@@ -209,7 +211,7 @@ class Command(BaseCommand):
         return progress
 
     def run_and_report(self, operation_id: int, as_json: bool) -> None:
-        services.restore_operation_run(operation_id=operation_id, echo=self.echo(as_json))
+        restore_operation_run(operation_id=operation_id, echo=self.echo(as_json))
         operation = RestoreOperation.objects.get(pk=operation_id)
         if operation.status != Status.SUCCEEDED:
             detail = f" {operation.cleanup}" if operation.cleanup else ""
@@ -229,10 +231,10 @@ class Command(BaseCommand):
         if not RestoreOperation.objects.filter(pk=options["cancel"]).exists():
             raise CommandError(f"There is no restore operation #{options['cancel']}.")
         try:
-            operation = services.restore_operation_cancel(
+            operation = restore_operation_cancel(
                 operation_id=options["cancel"], user=user, actor_name=getpass.getuser()
             )
-        except services.RestoreRefused as error:
+        except RestoreRefused as error:
             raise CommandError(error.message) from error
         while options["wait"] and operation.status == Status.CANCELLING:
             time.sleep(0.2)

@@ -6,7 +6,7 @@ import threading
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
-from restore_wizard.services import restore_operations_recover
+from restore_wizard.services.operations import restore_operations_recover
 
 
 class Command(BaseCommand):
