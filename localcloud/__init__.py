@@ -15,6 +15,7 @@ from .errors import (
     RestoreFailed,
 )
 from .model import Backup, FirewallRule, Group, NodeInfo
+from .records import GroupStatus
 
 __all__ = [
     "Backup",
@@ -22,6 +23,7 @@ __all__ = [
     "Engine",
     "FirewallRule",
     "Group",
+    "GroupStatus",
     "InvalidName",
     "LocalCloudError",
     "NameTaken",

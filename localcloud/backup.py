@@ -14,6 +14,7 @@ from . import archive
 from .errors import NodeFailed
 from .model import utcnow
 from .node import Node, Postgres, read_owned, size_owned
+from .records import BackupRecord
 
 MAX_MANIFEST = 1 << 28  # bytes; a manifest holds a line per file of the data directory
 
@@ -31,7 +32,7 @@ def read_manifest(pg: Postgres, label: str, path: Path) -> dict:
     return manifest
 
 
-def take(pg: Postgres, node: Node) -> dict:
+def take(pg: Postgres, node: Node) -> BackupRecord:
     """One base backup of a running node; returns its catalog record."""
     started = utcnow()
     backup_id = started.strftime("%Y%m%dT%H%M%S%fZ")
@@ -80,8 +81,13 @@ def take(pg: Postgres, node: Node) -> dict:
 
 
 def adopt(
-    pg: Postgres, node: Node, source: Node, source_record: dict, promoted: datetime, ext: str
-) -> dict:
+    pg: Postgres,
+    node: Node,
+    source: Node,
+    source_record: BackupRecord,
+    promoted: datetime,
+    ext: str,
+) -> BackupRecord:
     """The first backup of ``node``, just restored from ``source``'s backup
     ``source_record`` and promoted at ``promoted``; returns its catalog record.
 
@@ -138,11 +144,11 @@ def adopt(
     }
 
 
-def backup_dir(node: Node, record: dict) -> Path:
+def backup_dir(node: Node, record: BackupRecord) -> Path:
     return node.backups / record["id"]
 
 
-def expired(records: list[dict], retention: timedelta, now: datetime) -> list[dict]:
+def expired(records: list[BackupRecord], retention: timedelta, now: datetime) -> list[BackupRecord]:
     """The backups retention lets go: older than the window, never the newest one."""
     ordered = sorted(records, key=lambda record: record["end_time"])
     cutoff = now - retention
@@ -151,7 +157,9 @@ def expired(records: list[dict], retention: timedelta, now: datetime) -> list[di
     ]
 
 
-def expire(pg: Postgres, node: Node, kept: list[dict], dropped: list[dict], ext: str) -> None:
+def expire(
+    pg: Postgres, node: Node, kept: list[BackupRecord], dropped: list[BackupRecord], ext: str
+) -> None:
     """Delete dropped backups and the archived WAL only they needed."""
     for record in dropped:
         shutil.rmtree(backup_dir(node, record), ignore_errors=True)

@@ -26,19 +26,19 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from .errors import NotFound
+from .records import CatalogData, GroupRecord
 
 VERSION = 1
 LEGACY_IDS = uuid.UUID("6f1b2c4e-5d0a-4c8e-9a3e-1c7d2b9e8f40")  # namespace, uuid5
 
 
-def legacy_uid(record: dict) -> str:
+def legacy_uid(record: GroupRecord) -> str:
     return str(uuid.uuid5(LEGACY_IDS, f"{record['name']}\0{record.get('created_at', '')}"))
 
 
-def migrate(data: dict[str, Any]) -> None:
+def migrate(data: CatalogData) -> None:
     """Give records from before group ids their ids (see the module's docstring)."""
     groups = data["groups"]
     for record in groups.values():
@@ -54,7 +54,7 @@ def migrate(data: dict[str, Any]) -> None:
             record["restored_from_uid"] = None
 
 
-def group_record(data: dict[str, Any], name: str) -> dict:
+def group_record(data: CatalogData, name: str) -> GroupRecord:
     """The record of group ``name`` in the catalog snapshot ``data``; raises NotFound."""
     group = data["groups"].get(name)
     if group is None:
@@ -68,7 +68,7 @@ class Catalog:
         self.path = self.root / "catalog.json"
         self.lock_path = self.root / "catalog.lock"
 
-    def _read(self) -> dict[str, Any]:
+    def _read(self) -> CatalogData:
         try:
             data = json.loads(self.path.read_text())
         except FileNotFoundError:
@@ -78,7 +78,7 @@ class Catalog:
         migrate(data)
         return data
 
-    def _write(self, data: dict[str, Any]) -> None:
+    def _write(self, data: CatalogData) -> None:
         tmp = self.path.with_name(f".catalog.{os.getpid()}.tmp")
         # The catalog holds admin passwords: readable by its owner only.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -105,17 +105,17 @@ class Catalog:
             finally:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
-    def read(self) -> dict[str, Any]:
+    def read(self) -> CatalogData:
         """A consistent snapshot; changing it changes nothing on disk."""
         with self._locked(fcntl.LOCK_SH):
             return self._read()
 
-    def group(self, name: str) -> dict:
+    def group(self, name: str) -> GroupRecord:
         """A snapshot of the record of group ``name``; raises NotFound."""
         return group_record(self.read(), name)
 
     @contextlib.contextmanager
-    def change(self) -> Iterator[dict[str, Any]]:
+    def change(self) -> Iterator[CatalogData]:
         """Read, let the caller change, write back; all under the exclusive lock.
 
         Nothing is written when the block raises.

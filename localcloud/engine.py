@@ -56,6 +56,14 @@ from .names import name_problem
 from .node import Node
 from .proc import HOST, free_ports, in_parallel, owner_alive, owner_record
 from .progress import ProgressFn, WatchFn
+from .records import (
+    UNFINISHED,
+    BackupRecord,
+    CatalogData,
+    GroupRecord,
+    GroupStatus,
+    NodeRecord,
+)
 from .restore import restore_into
 
 
@@ -93,7 +101,7 @@ class Engine(Layout):
 
     # Reads ---------------------------------------------------------------------------
 
-    def _view(self, group: dict) -> Group:
+    def _view(self, group: GroupRecord) -> Group:
         nodes = []
         live = []
         for record in group["nodes"]:
@@ -115,8 +123,8 @@ class Engine(Layout):
                 )
             )
         status = group["status"]
-        if status == "Ready" and not all(live):
-            status = "Unavailable"
+        if status == GroupStatus.READY and not all(live):
+            status = GroupStatus.UNAVAILABLE
         return Group(
             name=group["name"],
             status=status,
@@ -153,14 +161,14 @@ class Engine(Layout):
             return f"A server group named '{name}' already exists."
         return None
 
-    def _check_new_name(self, data: dict, name: str) -> None:
+    def _check_new_name(self, data: CatalogData, name: str) -> None:
         problem = name_problem(name)
         if problem:
             raise InvalidName(problem)
         if name in data["groups"]:
             raise NameTaken(f"A server group named '{name}' already exists.")
 
-    def _new_record(self, data: dict, name: str, workers: int, **fields) -> dict:
+    def _new_record(self, data: CatalogData, name: str, workers: int, **fields) -> GroupRecord:
         taken = {node["port"] for group in data["groups"].values() for node in group["nodes"]}
         ports = free_ports(workers + 1, above=self.base_port, taken=taken)
         names = ["coordinator"] + [f"worker-{i}" for i in range(1, workers + 1)]
@@ -182,7 +190,7 @@ class Engine(Layout):
             "tags": dict(fields.get("tags") or {}),
             "created_at": format_time(utcnow()),
             "desired": "running",
-            "status": fields.get("status", "Provisioning"),
+            "status": fields.get("status", GroupStatus.PROVISIONING),
             "owner": owner_record(),
             "firewall_rules": [],
             "parameters": {},
@@ -243,7 +251,7 @@ class Engine(Layout):
         try:
             self.make_group_dirs(group)
 
-            def build(record: dict) -> dict:
+            def build(record: NodeRecord) -> BackupRecord:
                 node = self.node(group, record)
                 node.initdb()
                 self.configure(group, record, node)
@@ -282,7 +290,7 @@ class Engine(Layout):
             stored = group_record(data, name)
             for node_record, backup_record in zip(stored["nodes"], records, strict=True):
                 node_record["backups"] = [backup_record]
-            stored["status"] = "Ready"
+            stored["status"] = GroupStatus.READY
             stored.pop("owner", None)
         return self.get_group(name)
 
@@ -309,30 +317,32 @@ class Engine(Layout):
     def delete_group(self, name: str) -> None:
         with self.catalog.change() as data:
             group = group_record(data, name)
-            if group["status"] in ("Restoring", "Provisioning") and owner_alive(group.get("owner")):
+            if group["status"] in (GroupStatus.RESTORING, GroupStatus.PROVISIONING) and owner_alive(
+                group.get("owner")
+            ):
                 raise Busy(
                     f"Server group '{name}' is still being {group['status'].lower()[:-3]}ed "
                     f"by process {group['owner']['pid']}; try again when it has finished."
                 )
-            group["status"] = "Deleting"
+            group["status"] = GroupStatus.DELETING
         self.remove_group(name)
 
     def start_group(self, name: str) -> Group:
         with self.catalog.change() as data:
             group = group_record(data, name)
-            if group["status"] not in ("Ready", "Stopped"):
+            if group["status"] not in (GroupStatus.READY, GroupStatus.STOPPED):
                 raise NotReady(f"Server group '{name}' is {group['status'].lower()}.")
             group["desired"] = "running"
         self._bring_up(group)
         with self.catalog.change() as data:
             group = group_record(data, name)
-            group["status"] = "Ready"
+            group["status"] = GroupStatus.READY
             for record in group["nodes"]:
                 record["last_commit"] = None
         self.secure_group(name)
         return self.get_group(name)
 
-    def _bring_up(self, group: dict) -> None:
+    def _bring_up(self, group: GroupRecord) -> None:
         def up(node: Node) -> None:
             if not node.is_running():
                 node.start()
@@ -345,7 +355,7 @@ class Engine(Layout):
         without trust, the admin role without CREATEROLE, see roles.py); True when it
         did. Needs every node running; a no-op for a group already secured."""
         group = self.catalog.group(name)
-        if group.get("security", 0) >= roles.VERSION or group["status"] != "Ready":
+        if group.get("security", 0) >= roles.VERSION or group["status"] != GroupStatus.READY:
             return False
         nodes = self.nodes(group)
         if not all(node.is_running() for node in nodes):
@@ -365,7 +375,7 @@ class Engine(Layout):
     def ensure_running(self, name: str) -> bool:
         """Start the nodes of a group meant to run that are down; True when it did."""
         group = self.catalog.group(name)
-        if group["status"] != "Ready" or group["desired"] != "running":
+        if group["status"] != GroupStatus.READY or group["desired"] != "running":
             return False
         if all(node.is_running() for node in self.nodes(group)):
             return False
@@ -376,7 +386,7 @@ class Engine(Layout):
         """Seal and stop every node; the archive then holds every commit, whose last
         time (per node) bounds the restore window of a stopped group."""
         group = self.catalog.group(name)
-        if group["status"] not in ("Ready", "Stopped"):
+        if group["status"] not in (GroupStatus.READY, GroupStatus.STOPPED):
             raise NotReady(f"Server group '{name}' is {group['status'].lower()}.")
         with self.catalog.change() as data:
             group_record(data, name)["desired"] = "stopped"
@@ -393,7 +403,7 @@ class Engine(Layout):
         lasts = in_parallel(self.nodes(group), down)
         with self.catalog.change() as data:
             stored = group_record(data, name)
-            stored["status"] = "Stopped"
+            stored["status"] = GroupStatus.STOPPED
             for record, last in zip(stored["nodes"], lasts, strict=True):
                 if last is not None:
                     record["last_commit"] = last
@@ -408,7 +418,7 @@ class Engine(Layout):
 
     def backup_group(self, name: str) -> Group:
         group = self.catalog.group(name)
-        if self.get_group(name).status != "Ready":
+        if self.get_group(name).status != GroupStatus.READY:
             raise NotReady(f"Server group '{name}' is not running; start it to back it up.")
         records = in_parallel(self.nodes(group), lambda node: backup.take(node.pg, node))
         with self.catalog.change() as data:
@@ -436,7 +446,7 @@ class Engine(Layout):
 
     def backup_due(self, name: str, now: datetime | None = None) -> bool:
         group = self.get_group(name)
-        if group.status != "Ready":
+        if group.status != GroupStatus.READY:
             return False
         backups = [b for node in group.nodes for b in node.backups]
         if backups and all(b.adopted for b in backups):
@@ -498,7 +508,7 @@ class Engine(Layout):
                 data,
                 target,
                 len(source_record["nodes"]) - 1,
-                status="Restoring",
+                status=GroupStatus.RESTORING,
                 subscription=source_record["subscription"],
                 resource_group=source_record["resource_group"],
                 location=source_record["location"],
@@ -535,8 +545,8 @@ class Engine(Layout):
                     raise NotReady(
                         f"Server group '{target}' was not restored; no restore to finish."
                     )
-                if group["status"] != "Restoring":
-                    if group["status"] == "Ready":
+                if group["status"] != GroupStatus.RESTORING:
+                    if group["status"] == GroupStatus.READY:
                         return self._view(group)
                     raise NotReady(f"Server group '{target}' is {group['status'].lower()}.")
                 if not owner_alive(group.get("owner")):
@@ -572,7 +582,7 @@ class Engine(Layout):
             group = data["groups"].get(target)
             if group is None or not group.get("restored_from"):
                 raise NotFound(f"There is no restore into '{target}' to cancel.")
-            if group["status"] != "Restoring":
+            if group["status"] != GroupStatus.RESTORING:
                 raise NotReady(
                     f"The restore into '{target}' has already finished: the group is "
                     f"{group['status'].lower()}. Delete the group if it is not wanted."
@@ -588,7 +598,7 @@ class Engine(Layout):
     def abandon_restore(self, target: str) -> str:
         """Remove what an unfinished restore of ``target`` left; a Ready group stays."""
         group = self.catalog.read()["groups"].get(target)
-        if group is None or group["status"] not in ("Restoring", "Provisioning", "Deleting"):
+        if group is None or group["status"] not in UNFINISHED:
             return ""
         self.remove_group(target)
         return f"Removed the unfinished server group '{target}' and stopped its nodes."
@@ -598,7 +608,7 @@ class Engine(Layout):
         cleaned = []
         now = utcnow()
         for name, group in self.catalog.read()["groups"].items():
-            if group["status"] not in ("Restoring", "Provisioning", "Deleting"):
+            if group["status"] not in UNFINISHED:
                 continue
             if owner_alive(group.get("owner")):
                 continue
@@ -700,7 +710,7 @@ class Engine(Layout):
             parameters.store(group_record(data, name)["parameters"], spec, value)
         return spec.needs_restart
 
-    def _lineage(self, data: dict, source: str, target: str) -> dict:
+    def _lineage(self, data: CatalogData, source: str, target: str) -> GroupRecord:
         """The record of ``source`` when ``target`` was restored from that very group
         (by id, not by name); raises with why not."""
         record = group_record(data, target)

@@ -11,6 +11,7 @@ import ipaddress
 
 from .errors import LocalCloudError
 from .node import Node
+from .records import FirewallRuleRecord
 
 
 def check_rule(name: str, start_ip: str, end_ip: str) -> list[str]:
@@ -29,7 +30,7 @@ def check_rule(name: str, start_ip: str, end_ip: str) -> list[str]:
     return [str(net) for net in ipaddress.summarize_address_range(start, end)]
 
 
-def hba_cidrs(rules: list[dict]) -> list[str]:
+def hba_cidrs(rules: list[FirewallRuleRecord]) -> list[str]:
     """The pg_hba CIDRs of every rule in ``rules`` (a group record's ``firewall_rules``)."""
     cidrs: list[str] = []
     for rule in rules:
@@ -37,18 +38,20 @@ def hba_cidrs(rules: list[dict]) -> list[str]:
     return cidrs
 
 
-def with_rule(rules: list[dict], name: str, start_ip: str, end_ip: str) -> list[dict]:
+def with_rule(
+    rules: list[FirewallRuleRecord], name: str, start_ip: str, end_ip: str
+) -> list[FirewallRuleRecord]:
     """``rules`` with the rule ``name`` added or replaced; raises when it is invalid."""
     check_rule(name, start_ip, end_ip)
     kept = [rule for rule in rules if rule["name"] != name]
     return [*kept, {"name": name, "start_ip": start_ip, "end_ip": end_ip}]
 
 
-def without_rule(rules: list[dict], name: str) -> list[dict]:
+def without_rule(rules: list[FirewallRuleRecord], name: str) -> list[FirewallRuleRecord]:
     return [rule for rule in rules if rule["name"] != name]
 
 
-def apply(nodes: list[Node], rules: list[dict]) -> None:
+def apply(nodes: list[Node], rules: list[FirewallRuleRecord]) -> None:
     """Write ``rules`` into every node's pg_hba.conf; a running node reloads it."""
     cidrs = hba_cidrs(rules)
     for node in nodes:

@@ -22,6 +22,7 @@ from . import archive, firewall, osusers
 from .catalog import Catalog
 from .errors import LocalCloudError
 from .node import Node, Postgres
+from .records import GroupRecord, NodeRecord
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 
@@ -69,7 +70,7 @@ class Layout:
     def group_dir(self, name: str) -> Path:
         return self.root / "groups" / name
 
-    def pg_for(self, group: dict) -> Postgres:
+    def pg_for(self, group: GroupRecord) -> Postgres:
         """How the programs of ``group`` run: as its own OS user when it has one (see
         osusers.py), else as the engine's PostgreSQL user (groups made before, or an
         engine that does not run as root)."""
@@ -83,11 +84,11 @@ class Layout:
             self._pgs[key] = Postgres(self.pg.bin_dir, user, group["os_group"])
         return self._pgs[key]
 
-    def group_socket_dir(self, group: dict) -> Path:
+    def group_socket_dir(self, group: GroupRecord) -> Path:
         user = group.get("os_user")
         return self.sockets_root / user if user else self.socket_dir
 
-    def node(self, group: dict | str, record: dict) -> Node:
+    def node(self, group: GroupRecord | str, record: NodeRecord) -> Node:
         """One node of ``group`` (its catalog record, or its name)."""
         if isinstance(group, str):
             group = self.catalog.read()["groups"].get(group) or {"name": group}
@@ -99,10 +100,10 @@ class Layout:
             socket_dir=self.group_socket_dir(group),
         )
 
-    def nodes(self, group: dict) -> list[Node]:
+    def nodes(self, group: GroupRecord) -> list[Node]:
         return [self.node(group, record) for record in group["nodes"]]
 
-    def make_group_dirs(self, group: dict) -> None:
+    def make_group_dirs(self, group: GroupRecord) -> None:
         """The group's OS user (when it has one), its folder and its socket folder."""
         if group.get("os_user"):
             osusers.ensure(group["os_user"], group["os_group"])
@@ -194,7 +195,7 @@ class Layout:
 
     # Node setup shared by create and restore ---------------------------------------
 
-    def configure(self, group: dict, record: dict, node: Node) -> None:
+    def configure(self, group: GroupRecord, record: NodeRecord, node: Node) -> None:
         node.write_config(
             archive.archive_command(self.bin_dir, node.archive, record["compression"])
         )

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .errors import LocalCloudError
+from .records import Owner
 
 HOST = "127.0.0.1"  # every node listens here (and on its Unix socket)
 
@@ -53,12 +54,12 @@ def process_start(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
-def owner_record() -> dict:
+def owner_record() -> Owner:
     """This process, as the owner of work recorded in the catalog."""
     return {"pid": os.getpid(), "start": process_start(os.getpid()), "host": socket.gethostname()}
 
 
-def owner_alive(owner: dict | None) -> bool:
+def owner_alive(owner: Owner | None) -> bool:
     """Whether the process ``owner_record`` named still runs (on this machine)."""
     if not owner or owner.get("host") != socket.gethostname():
         return False

@@ -33,6 +33,7 @@ from .progress import (
     WatchFn,
     wal_to_replay,
 )
+from .records import BackupRecord, GroupStatus
 from .window import chosen_backup, replays_to_end
 
 # Long enough for a large replay; the postmaster is watched all along, so a dead
@@ -106,7 +107,7 @@ def _execute(
     latest = bool(group.get("restore", {}).get("latest"))
     if latest:
         sealed_from = utcnow()
-        if source["status"] == "Ready":
+        if source["status"] == GroupStatus.READY:
             point = sealed_from
 
     def seal(node: Node) -> None:
@@ -116,7 +117,7 @@ def _execute(
     in_parallel(source_nodes, seal)
     cancelled.stop_if_cancelled()
 
-    def restore_node(index: int) -> dict:
+    def restore_node(index: int) -> BackupRecord:
         source_record = source["nodes"][index]
         record = group["nodes"][index]
         source_node = source_nodes[index]
@@ -211,8 +212,8 @@ def _execute(
             raise cancelled.error()
         for stored_node, record in zip(stored["nodes"], group["nodes"], strict=True):
             stored_node["backups"] = record["backups"]
-        stored["status"] = "Ready"
-        if latest and source["status"] == "Ready":
+        stored["status"] = GroupStatus.READY
+        if latest and source["status"] == GroupStatus.READY:
             stored["restore_point"] = format_time(point)
         stored.pop("owner", None)
         stored.pop("restore", None)

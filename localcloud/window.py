@@ -15,27 +15,28 @@ from datetime import UTC, datetime
 
 from .errors import NotReady, OutsideWindow
 from .model import format_time, parse_time, utcnow
+from .records import BackupRecord, GroupRecord, GroupStatus, NodeRecord
 
 
-def restore_window(group: dict) -> tuple[datetime, datetime]:
+def restore_window(group: GroupRecord) -> tuple[datetime, datetime]:
     """(earliest, latest) restore point of the group ``group`` (its catalog record),
     UTC, both inclusive; raises ``NotReady`` when it has none."""
     name = group["name"]
-    if group["status"] not in ("Ready", "Stopped"):
+    if group["status"] not in (GroupStatus.READY, GroupStatus.STOPPED):
         raise NotReady(f"Server group '{name}' is {group['status'].lower()}, not ready.")
     if not all(record["backups"] for record in group["nodes"]):
         raise NotReady(f"Server group '{name}' has no completed backup yet.")
     earliest = max(
         min(parse_time(b["end_time"]) for b in record["backups"]) for record in group["nodes"]
     )
-    if group["status"] == "Ready":
+    if group["status"] == GroupStatus.READY:
         return earliest, utcnow()
     lasts = [parse_time(record["last_commit"]) for record in group["nodes"]]
     known = [moment for moment in lasts if moment is not None]
     return earliest, max(known + [earliest])
 
 
-def check_point(group: dict, point: datetime | None) -> datetime:
+def check_point(group: GroupRecord, point: datetime | None) -> datetime:
     """The point to restore ``group`` to, UTC (None: the earliest); raises
     ``OutsideWindow`` unless it is an aware time inside the window."""
     earliest, latest = restore_window(group)
@@ -54,7 +55,11 @@ def check_point(group: dict, point: datetime | None) -> datetime:
             f"of '{name}', {format_time(earliest)}."
         )
     if point > latest:
-        what = "in the future" if group["status"] == "Ready" else "after the last archived commit"
+        what = (
+            "in the future"
+            if group["status"] == GroupStatus.READY
+            else "after the last archived commit"
+        )
         raise OutsideWindow(
             f"The restore point {format_time(point)} is {what}; the latest restore point "
             f"of '{name}' is {format_time(latest)}."
@@ -62,7 +67,7 @@ def check_point(group: dict, point: datetime | None) -> datetime:
     return point
 
 
-def chosen_backup(node: dict, point: datetime) -> dict:
+def chosen_backup(node: NodeRecord, point: datetime) -> BackupRecord:
     """The newest backup of the node ``node`` (its catalog record) that ends at or
     before ``point``: recovery starts from it."""
     usable = [b for b in node["backups"] if parse_time(b["end_time"]) <= point]
@@ -71,9 +76,11 @@ def chosen_backup(node: dict, point: datetime) -> dict:
     return max(usable, key=lambda b: b["end_time"])
 
 
-def replays_to_end(group: dict, node: dict, point: datetime) -> bool:
+def replays_to_end(group: GroupRecord, node: NodeRecord, point: datetime) -> bool:
     """Whether recovery of ``node`` to ``point`` must replay its whole archive: a
     stopped, sealed node has no commit after its last one, so at or after it there is
     no commit past T to stop at."""
     last_commit = parse_time(node.get("last_commit"))
-    return group["status"] == "Stopped" and last_commit is not None and point >= last_commit
+    return (
+        group["status"] == GroupStatus.STOPPED and last_commit is not None and point >= last_commit
+    )
