@@ -660,12 +660,12 @@ class Engine(Layout):
         return preview.status(self, preview_id)
 
     def preview_tables(self, preview_id: str) -> list[PreviewTable]:
-        return preview.tables(self, preview_id)
+        return preview.table_rows(self, preview_id)
 
     def preview_query(
         self, preview_id: str, query: str, *, limit: int = 100, timeout: float = 5.0
     ) -> QueryResult:
-        return preview.query(self, preview_id, query, limit=limit, timeout=timeout)
+        return preview.run_query(self, preview_id, query, limit=limit, timeout=timeout)
 
     def preview_close(self, preview_id: str) -> bool:
         """Stop and remove a preview; False when there was none (closed or expired)."""

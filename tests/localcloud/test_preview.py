@@ -194,7 +194,7 @@ def test_queries_are_bounded_and_writes_are_refused(engine, group):
 
 
 def test_count_falls_back_to_the_estimate_when_it_runs_out_of_time(engine, group, monkeypatch):
-    from localcloud import preview as module
+    from localcloud.preview import tables as module
 
     with engine.connect(group) as conn:
         conn.execute("INSERT INTO items SELECT g, 'bulk', NULL FROM generate_series(10, 20009) g")
@@ -412,7 +412,7 @@ def test_a_bad_point_or_name_creates_nothing(engine, group):
 
 def test_previews_at_once_are_capped(engine, group, monkeypatch):
     from localcloud import Busy
-    from localcloud import preview as module
+    from localcloud.preview import lifecycle as module
 
     monkeypatch.setattr(module, "MAX_PREVIEWS", 1)
     first = engine.preview_start(group, datetime.now(UTC))
