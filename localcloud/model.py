@@ -147,7 +147,7 @@ class EventIndex:
     indexed_until: dict[str, datetime | None] = field(default_factory=dict)
 
 
-# Previews: a read-only recovery paused at T (preview.py) ---------------------------------
+# Previews: a read-only copy of one node at T (preview/) ---------------------------------
 
 
 @dataclass(frozen=True)
@@ -166,8 +166,10 @@ class Preview:
 class PreviewTable:
     schema: str
     name: str
-    rows: int
-    exact: bool  # False: an estimate (the count ran out of time)
+    rows: int | None  # None: not known (it could not be read, and no estimate exists)
+    exact: bool  # True: count(*) at T; False: the planner's estimate, or unreadable
+    size: int = 0  # bytes of the table's data (all its partitions)
+    note: str = ""  # why an estimate, why it cannot be read, or what a restore gives
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,12 @@
 (starting, ready, failed), and teardown (close, expiry, a dead owner's leftovers).
 
 A preview unpacks the node's latest backup ending at or before T into a directory of
-its own (``<root>/previews/<id>``), and starts it as a hot standby that fetches WAL
-from the source node's archive and pauses at T (``recovery_target_action = 'pause'``).
+its own (``<root>/previews/<id>``), and starts it as a standby that fetches WAL from
+the source node's archive and, at T, ends its recovery and is promoted
+(``recovery_target_action = 'promote'``), exactly as a restore to T does: transactions
+open at T are rolled back and their locks released (a standby paused at T would still
+hold them, and a table dropped just after T could not be read). The copy is a throwaway
+primary of its own: nothing of it is archived, and queries run read-only (query.py).
 
 The source is only read: the preview's server runs with ``archive_mode = off``, its
 ``restore_command`` only reads the source's archive and writes into the preview's own
@@ -267,10 +271,21 @@ def _build(
                 )
             ),
             "recovery_target_time": conf_quote(record["point"]),
-            "recovery_target_action": "'pause'",
+            # Promoted at T, not paused: a paused standby keeps the locks of the
+            # transactions open at T (a DROP TABLE's lock is logged before its commit),
+            # so their tables could not be read; promotion rolls them back, as a restore
+            # to T does. The copy stays read-only for queries (query.py).
+            "recovery_target_action": "'promote'",
+            # Nothing changes in the copy: no vacuum or analyze of its own.
+            "autovacuum": "off",
             "recovery_target_timeline": "'latest'",
         }
     )
+    if record.get("replay_until"):
+        # A stopped group at or after its last commit: no commit after T exists, so the
+        # whole archive is replayed and the copy promoted at its end (``_probe``); with
+        # a target set, that promotion would fail as "ended before the target".
+        settings.pop("recovery_target_time")
     # The whole configuration is the preview's own: nothing of the source's (its
     # ALTER SYSTEM settings, ports, archive command) is read.
     pg.write_file(
@@ -337,24 +352,26 @@ def _probe(engine: Layout, record: dict, server: Node) -> tuple[str, str]:
         return "failed", " ".join(dict.fromkeys(lines))
     try:
         with server.connect(timeout=2) as conn:
-            in_recovery, pause, replayed, waiting = conn.execute(
-                "SELECT pg_is_in_recovery(), pg_get_wal_replay_pause_state(),"
-                " pg_last_xact_replay_timestamp(),"
+            in_recovery, replayed, waiting = conn.execute(
+                "SELECT pg_is_in_recovery(), pg_last_xact_replay_timestamp(),"
                 " (SELECT wait_event FROM pg_stat_activity WHERE backend_type = 'startup')"
             ).fetchone()
+            if not in_recovery:
+                # Promoted at T (nothing else promotes it): every transaction open at T
+                # was rolled back and its locks released, as in a restore to T.
+                return "ready", ""
+            # Waiting for WAL that the archive does not have (yet): all there is was
+            # replayed.
+            exhausted = waiting == "RecoveryRetrieveRetryInterval"
+            until = parse_time(record.get("replay_until"))
+            if until is not None:
+                if exhausted or (replayed is not None and replayed >= until):
+                    # No commit after T will come: end the recovery here, as a restore
+                    # to the end of the archive does.
+                    conn.execute("SELECT pg_promote(wait => false)")
+                return "starting", ""
     except psycopg.OperationalError:
         return "starting", ""  # not consistent yet: still replaying the backup's WAL
-    if not in_recovery:
-        return "failed", "The preview's server left recovery; it is not a view of T."
-    if pause == "paused":
-        return "ready", ""
-    # Waiting for WAL that the archive does not have (yet): all there is was replayed.
-    exhausted = waiting == "RecoveryRetrieveRetryInterval"
-    until = parse_time(record.get("replay_until"))
-    if until is not None:
-        if exhausted or (replayed is not None and replayed >= until):
-            return "ready", ""
-        return "starting", ""
     if exhausted:
         last = format_time(replayed) if replayed else "(none)"
         return "failed", (

@@ -290,7 +290,7 @@ class Timeline:
 
 @dataclass(frozen=True)
 class PreviewInfo:
-    """A temporary read-only copy of one node, paused at ``point``."""
+    """A temporary read-only copy of one node at ``point``."""
 
     id: str
     node: str
@@ -304,8 +304,10 @@ class PreviewInfo:
 class PreviewTable:
     schema: str
     name: str
-    rows: int
-    exact: bool = True
+    rows: int | None  # None: not known (the table cannot be read, and has no estimate)
+    exact: bool = True  # False: an estimate, or unreadable; ``note`` says which and why
+    size: int = 0  # bytes of the table's data
+    note: str = ""
 
 
 @dataclass(frozen=True)

@@ -304,7 +304,9 @@ class LocalBackend(Backend):
     def preview_tables(self, preview_id: str) -> list[PreviewTable]:
         with engine_errors():
             return [
-                PreviewTable(table.schema, table.name, table.rows, table.exact)
+                PreviewTable(
+                    table.schema, table.name, table.rows, table.exact, table.size, table.note
+                )
                 for table in self.engine.preview_tables(preview_id)
             ]
 

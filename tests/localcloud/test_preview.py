@@ -1,4 +1,4 @@
-"""Previews: a read-only recovery of one node paused at T, on real PostgreSQL.
+"""Previews: a read-only copy of one node recovered to T, on real PostgreSQL.
 
 Each test makes its own small group (a coordinator and one worker) whose table
 ``items`` belongs to the group's admin role, as if the DBA had created it, since
@@ -240,13 +240,16 @@ def test_the_source_archive_and_backups_are_untouched(engine, group):
         settings = dict(
             conn.execute(
                 "SELECT name, setting FROM pg_settings WHERE name IN"
-                " ('archive_mode', 'listen_addresses', 'hot_standby', 'restore_command')"
+                " ('archive_mode', 'listen_addresses', 'default_transaction_read_only',"
+                " 'restore_command')"
             ).fetchall()
         )
-        paused = conn.execute("SELECT pg_get_wal_replay_pause_state()").fetchone()[0]
+        in_recovery = conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
     assert settings["archive_mode"] == "off" and settings["listen_addresses"] == ""
-    assert settings["hot_standby"] == "on" and str(source.archive) in settings["restore_command"]
-    assert paused == "paused"
+    assert settings["default_transaction_read_only"] == "on"
+    assert str(source.archive) in settings["restore_command"]
+    # Promoted at T, as a restore is (a copy paused at T would keep T's open locks).
+    assert in_recovery is False
     assert rows(engine, preview.id, "SELECT count(*) FROM items") == [("5",)]
     engine.preview_close(preview.id)
 

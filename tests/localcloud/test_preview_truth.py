@@ -1,0 +1,81 @@
+"""A preview shows what a restore to the same point gives, on real PostgreSQL.
+
+The case DBAs meet: a preview just before a ``DROP TABLE``. The DROP takes its lock (and
+logs it) when it runs, and commits later, in a transaction that also did other work,
+while the other nodes commit in between. A preview at an instant between the two must
+hold every row of the table, readable at once: no lock of a transaction still open at
+that instant may be left behind.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+import pytest
+
+from tests.localcloud.test_preview import wait_ready
+
+ROWS = 2_000
+
+
+def invoices(node: str, conn) -> None:
+    conn.execute("SET ROLE citus")
+    conn.execute("CREATE TABLE items (id int PRIMARY KEY, node text NOT NULL, note text)")
+    conn.execute("INSERT INTO items SELECT g, %s, 'original' FROM generate_series(1, 3) g", (node,))
+    conn.execute("CREATE TABLE invoices (id int PRIMARY KEY, amount numeric NOT NULL, memo text)")
+    conn.execute(
+        "INSERT INTO invoices SELECT g, g * 1.5, repeat('x', 300) FROM generate_series(1, %s) g",
+        (ROWS,),
+    )
+    conn.execute("RESET ROLE")
+
+
+@pytest.fixture
+def group(engine, request):
+    name = "pt-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:30].strip("-")
+    engine.create_group(name, workers=1, setup=invoices)
+    yield name
+    engine.delete_group(name)
+
+
+def drop_in_a_busy_transaction(engine, name: str) -> tuple:
+    """On worker-1: one transaction inserts an item, drops ``invoices`` and commits a
+    moment later, while the coordinator commits twice in between. Returns (the instant
+    just before the DROP's commit, the DROP's commit time)."""
+    with engine.connect(name, "worker-1") as worker, engine.connect(name) as coordinator:
+        worker.execute("BEGIN")
+        worker.execute("INSERT INTO items VALUES (100, 'worker-1', 'in the drop')")
+        worker.execute("DROP TABLE invoices")
+        for number in (201, 202):
+            coordinator.execute(
+                "INSERT INTO items VALUES (%s, 'coordinator', 'between')", (number,)
+            )
+            time.sleep(0.05)
+        worker.execute("COMMIT")
+        dropped = worker.execute("SELECT timestamp FROM pg_last_committed_xact()").fetchone()[0]
+    return dropped - timedelta(milliseconds=1), dropped
+
+
+def test_a_preview_just_before_a_drop_counts_and_reads_every_row(engine, group):
+    point, _ = drop_in_a_busy_transaction(engine, group)
+
+    preview = engine.preview_start(group, point, node="worker-1")
+    assert wait_ready(engine, preview.id).status == "Ready"
+    try:
+        counted = {table.name: table for table in engine.preview_tables(preview.id)}
+        assert counted["invoices"].rows == ROWS
+        assert counted["invoices"].exact
+        # The DROP's transaction had not committed at T: its insert is not there either.
+        assert counted["items"].rows == 3
+        assert counted["items"].exact
+
+        result = engine.preview_query(
+            preview.id, "SELECT count(*), sum(amount) FROM invoices", timeout=5.0
+        )
+        assert result.rows == ((str(ROWS), str(sum(g * 1.5 for g in range(1, ROWS + 1)))),)
+        notes = engine.preview_query(preview.id, "SELECT note FROM items ORDER BY id").rows
+        assert notes == (("original",),) * 3
+    finally:
+        engine.preview_close(preview.id)
