@@ -48,6 +48,7 @@ from .model import (
     Preview,
     PreviewTable,
     QueryResult,
+    TableComparison,
     format_time,
     parse_time,
     utcnow,
@@ -666,6 +667,12 @@ class Engine(Layout):
         self, preview_id: str, query: str, *, limit: int = 100, timeout: float = 5.0
     ) -> QueryResult:
         return preview.run_query(self, preview_id, query, limit=limit, timeout=timeout)
+
+    def preview_compare(self, preview_id: str) -> list[TableComparison]:
+        """The preview's tables at T beside the same node's tables now."""
+        from . import preview
+
+        return preview.compare_with_now(self, preview_id)
 
     def preview_close(self, preview_id: str) -> bool:
         """Stop and remove a preview; False when there was none (closed or expired)."""

@@ -173,6 +173,16 @@ class PreviewTable:
 
 
 @dataclass(frozen=True)
+class TableComparison:
+    """One table at the preview's point beside the same table in the running source."""
+
+    schema: str
+    name: str
+    at_point: PreviewTable | None  # None: created since T (a restore to T has no such table)
+    now: PreviewTable | None  # None: dropped since T (a restore to T brings it back)
+
+
+@dataclass(frozen=True)
 class QueryResult:
     columns: tuple[str, ...]
     rows: tuple[tuple[str | None, ...], ...]  # values as text, None for NULL

@@ -47,9 +47,9 @@ def size_text(size: int) -> str:
     return f"{size} bytes"
 
 
-def count(server: Node, database: str) -> list[PreviewTable]:
+def count(server: Node, database: str, *, what: str = "The preview") -> list[PreviewTable]:
     """The user tables of ``database`` on ``server`` (partitioned tables once, with all
-    their partitions) with their row counts."""
+    their partitions) with their row counts; ``what`` names the server in an error."""
     found = []
     try:
         with server.connect(database) as conn:
@@ -62,7 +62,7 @@ def count(server: Node, database: str) -> list[PreviewTable]:
             for schema, name, estimate, persistence, size in listed:
                 found.append(_count_one(conn, schema, name, estimate, persistence, size, deadline))
     except psycopg.OperationalError as error:
-        raise NotReady(f"The preview cannot be reached: {error}") from error
+        raise NotReady(f"{what} cannot be reached: {error}") from error
     return found
 
 

@@ -311,6 +311,43 @@ class PreviewTable:
 
 
 @dataclass(frozen=True)
+class PreviewComparison:
+    """Compare with now: one table at the preview's point beside the same table in the
+    running source."""
+
+    schema: str
+    name: str
+    at_point: PreviewTable | None  # None: created since T (a restore to T has no such table)
+    now: PreviewTable | None  # None: dropped since T (a restore to T brings it back)
+
+    @property
+    def difference(self) -> int | None:
+        """Rows now minus rows at T (a missing table counts 0; None when not known)."""
+        rows_at = self.at_point.rows if self.at_point else 0
+        rows_now = self.now.rows if self.now else 0
+        if rows_at is None or rows_now is None:
+            return None
+        return rows_now - rows_at
+
+    @property
+    def change(self) -> str:
+        """What changed since T, in words."""
+        if self.now is None:
+            return "Dropped since T"
+        if self.at_point is None:
+            return "Created since T"
+        difference = self.difference
+        if difference is None:
+            return "Not known"
+        about = "" if self.at_point.exact and self.now.exact else "About "
+        if difference == 0:
+            return f"{about}the same number of rows" if about else "The same number of rows"
+        more = "more" if difference > 0 else "fewer"
+        plural = "s" if abs(difference) != 1 else ""
+        return f"{about}{abs(difference):,} {more} row{plural} now"
+
+
+@dataclass(frozen=True)
 class PreviewRows:
     columns: tuple[str, ...]
     rows: tuple[tuple[str | None, ...], ...]
@@ -433,6 +470,11 @@ class Backend:
     def preview_query(
         self, preview_id: str, sql: str, *, limit: int, timeout: float
     ) -> PreviewRows:
+        raise self.unsupported("previews")
+
+    def preview_compare(self, preview_id: str) -> list[PreviewComparison]:
+        """Compare with now: the preview's tables beside the same tables in the running
+        source, each table of either side once."""
         raise self.unsupported("previews")
 
     def preview_close(self, preview_id: str) -> bool:

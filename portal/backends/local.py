@@ -28,6 +28,7 @@ from .base import (
     NodeProgress,
     NotFound,
     Parameter,
+    PreviewComparison,
     PreviewInfo,
     PreviewRows,
     PreviewTable,
@@ -301,13 +302,25 @@ class LocalBackend(Backend):
         with engine_errors():
             return self._preview(self.engine.preview_status(preview_id))
 
+    @staticmethod
+    def _table(table) -> PreviewTable | None:
+        if table is None:
+            return None
+        return PreviewTable(
+            table.schema, table.name, table.rows, table.exact, table.size, table.note
+        )
+
     def preview_tables(self, preview_id: str) -> list[PreviewTable]:
         with engine_errors():
+            return [self._table(table) for table in self.engine.preview_tables(preview_id)]
+
+    def preview_compare(self, preview_id: str) -> list[PreviewComparison]:
+        with engine_errors():
             return [
-                PreviewTable(
-                    table.schema, table.name, table.rows, table.exact, table.size, table.note
+                PreviewComparison(
+                    row.schema, row.name, self._table(row.at_point), self._table(row.now)
                 )
-                for table in self.engine.preview_tables(preview_id)
+                for row in self.engine.preview_compare(preview_id)
             ]
 
     def preview_query(self, preview_id: str, sql: str, *, limit: int, timeout: float):

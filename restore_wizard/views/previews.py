@@ -20,6 +20,7 @@ from portal.services import activity_record
 from ..forms import read_point
 from ..services.checks import restore_point_problem
 from .guards import wizard_for_user, wizard_view
+from .preview_compare import preview_contents
 
 PREVIEW_TEMPLATE = "restore_wizard/preview.html"
 
@@ -141,7 +142,7 @@ def preview_panel(request: HttpRequest, backend: str, name: str, preview_id: str
     try:
         preview = source.preview_status(preview_id)
         if preview.status == "Ready":
-            context["tables"] = source.preview_tables(preview_id)
+            context.update(preview_contents(source, preview_id))
     except BackendError as error:
         my_previews(request).filter(backend=backend, preview_id=preview_id).delete()
         context["preview_error"] = error.message

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 import pytest
 
+from localcloud import NotReady
 from tests.localcloud.test_preview import wait_ready
 
 ROWS = 2_000
@@ -77,5 +78,46 @@ def test_a_preview_just_before_a_drop_counts_and_reads_every_row(engine, group):
         assert result.rows == ((str(ROWS), str(sum(g * 1.5 for g in range(1, ROWS + 1)))),)
         notes = engine.preview_query(preview.id, "SELECT note FROM items ORDER BY id").rows
         assert notes == (("original",),) * 3
+    finally:
+        engine.preview_close(preview.id)
+
+
+def test_compare_with_now_shows_the_dropped_table_with_its_rows_at_the_point(engine, group):
+    with engine.connect(group, "worker-1") as conn:
+        conn.execute("CREATE TABLE later (id int)")
+    point, _ = drop_in_a_busy_transaction(engine, group)
+    with engine.connect(group, "worker-1") as conn:
+        conn.execute("CREATE TABLE newer (id int)")
+        conn.execute("INSERT INTO newer VALUES (1), (2)")
+        conn.execute("DELETE FROM items WHERE id = 1")
+
+    preview = engine.preview_start(group, point, node="worker-1")
+    assert wait_ready(engine, preview.id).status == "Ready"
+    try:
+        compared = {row.name: row for row in engine.preview_compare(preview.id)}
+    finally:
+        engine.preview_close(preview.id)
+
+    assert set(compared) == {"items", "invoices", "later", "newer"}
+    dropped = compared["invoices"]
+    assert (dropped.at_point.rows, dropped.at_point.exact, dropped.now) == (ROWS, True, None)
+    created = compared["newer"]
+    assert (created.at_point, created.now.rows) == (None, 2)
+    # items: 3 at T; now 3, plus the DROP's transaction's insert, minus one deleted.
+    assert (compared["items"].at_point.rows, compared["items"].now.rows) == (3, 3)
+    assert (compared["later"].at_point.rows, compared["later"].now.rows) == (0, 0)
+
+
+def test_compare_with_now_says_why_when_the_source_is_stopped(engine, group):
+    point, _ = drop_in_a_busy_transaction(engine, group)
+    engine.stop_group(group)
+    preview = engine.preview_start(group, point, node="worker-1")
+    assert wait_ready(engine, preview.id).status == "Ready"
+    try:
+        with pytest.raises(NotReady, match="worker-1 is not running"):
+            engine.preview_compare(preview.id)
+        # The preview itself still counts every row at T.
+        counted = {table.name: table.rows for table in engine.preview_tables(preview.id)}
+        assert counted["invoices"] == ROWS
     finally:
         engine.preview_close(preview.id)
