@@ -670,8 +670,6 @@ class Engine(Layout):
 
     def preview_compare(self, preview_id: str) -> list[TableComparison]:
         """The preview's tables at T beside the same node's tables now."""
-        from . import preview
-
         return preview.compare_with_now(self, preview_id)
 
     def preview_close(self, preview_id: str) -> bool:

@@ -56,7 +56,7 @@ def table_rows(engine: Layout, preview_id: str) -> list[PreviewTable]:
     return tables.count(server, database)
 
 
-def compare_with_now(engine: Engine, preview_id: str) -> list[TableComparison]:
+def compare_with_now(engine: Layout, preview_id: str) -> list[TableComparison]:
     """The preview's tables at T beside the same node's tables now, counted the same way."""
     record, server = lifecycle.ready(engine, preview_id)
     group = engine.catalog.group(record["group"])
