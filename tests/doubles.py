@@ -17,6 +17,8 @@ from portal.backends.base import (
     PreviewTable,
     RestoreWindow,
     ServerGroup,
+    Timeline,
+    TimelineEvent,
 )
 
 STATUSES = ["Ready", "Ready", "Ready", "Stopped", "Provisioning"]
@@ -138,3 +140,45 @@ class PreviewBackend(ListBackend):
         if stop is not None:
             stop.set()
         return found
+
+
+class TimelineBackend(PreviewBackend):
+    """A day-long restore window with two DROP TABLEs one second apart, for pointing at
+    and zooming the chart in a browser: a real group's window is only as old as the
+    group, too short for one second to be lost in it. The events themselves are found
+    in real WAL by the localcloud tests."""
+
+    label = "Timeline"
+    has_timeline = True
+
+    def __init__(self, key: str, count: int = 1, prefix: str = "ledger"):
+        super().__init__(key, count=count, prefix=prefix)
+        self.latest = datetime.now(UTC).replace(microsecond=0)
+        self.earliest = self.latest - timedelta(days=1)
+        self.first_drop = self.latest - timedelta(hours=6, microseconds=250_000)
+
+    def restore_window(self, group_id):
+        return RestoreWindow(earliest=self.earliest, latest=self.latest)
+
+    def restore_timeline(self, group_id, window):
+        drops = tuple(
+            TimelineEvent(
+                node="coordinator",
+                kind="DROP TABLE",
+                commit_time=self.first_drop + timedelta(seconds=index),
+                before=self.first_drop + timedelta(seconds=index, milliseconds=-200),
+                database="citus",
+                relations=(table,),
+            )
+            for index, table in enumerate(("public.invoices", "public.orders"))
+        )
+        busy = tuple(
+            (self.earliest + timedelta(minutes=minute), 10 + minute % 7)
+            for minute in range(0, 24 * 60, 30)
+        )
+        return Timeline(
+            backups=(("coordinator", self.earliest + timedelta(hours=1)),),
+            events=drops,
+            activity=busy,
+            indexed_until=self.latest,
+        )

@@ -1,9 +1,13 @@
-"""Figures of a running restore in words: durations and rates."""
+"""Figures of a running restore in words (durations, rates) and instants as the
+wizard writes them."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django import template
 from django.template.defaultfilters import filesizeformat
+
+from portal import instants
+from restore_wizard import timeline
 
 register = template.Library()
 
@@ -31,3 +35,15 @@ def rate(value: float | None) -> str:
     if not value:
         return "—"
     return f"{filesizeformat(value)}/s"
+
+
+@register.filter
+def utc_text(moment: datetime | None) -> str:
+    """``2026-11-24 14:09:33.775238 UTC``, as text (in an SVG title, an attribute)."""
+    return instants.utc_text(moment)
+
+
+@register.filter
+def input_text(moment: datetime | None) -> str:
+    """A moment as a point field takes it, in UTC (the field's label says UTC)."""
+    return timeline.input_text(moment.astimezone(UTC)) if moment is not None else ""

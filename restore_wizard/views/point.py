@@ -37,7 +37,7 @@ def restore_point(request: HttpRequest, backend: str, name: str) -> HttpResponse
         )
     context.update(point_context(reading, request.GET.get("point_source") or "utc"))
     context["point_problem"] = problem
-    timeline_context(context, reading.moment if not problem else None)
+    timeline_context(context, reading.moment if not problem else None, request.GET)
     return render(request, TEMPLATE + "#point-conversion", context)
 
 
@@ -61,13 +61,14 @@ def restore_timeline(request: HttpRequest, backend: str, name: str) -> HttpRespo
         point=point, window=context["window"], now=context["now"]
     ):
         point = None
-    timeline_context(context, point)
+    timeline_context(context, point, data)
     context["timeline_error"] = problem or context["timeline_error"]
     return render(request, TEMPLATE + "#timeline-section", context)
 
 
-def timeline_context(context: dict, point) -> dict:
-    """The restore window drawn with the backend's WAL events (when it has them)."""
+def timeline_context(context: dict, point, data) -> dict:
+    """The restore window drawn with the backend's WAL events (when it has them), at the
+    zoom ``data`` asks for (``from``, ``to``; the whole window by default)."""
     backend, group, window = context["backend"], context["group"], context["window"]
     found = None
     context["timeline_error"] = ""
@@ -79,9 +80,15 @@ def timeline_context(context: dict, point) -> dict:
     rows, hidden = ([], 0)
     if found is not None:
         rows, hidden = timeline.event_rows(found, window, context["urls"]["restore_details"])
+    view = timeline.view_read(window, data.get("from", ""), data.get("to", ""))
+    links = timeline.ZoomLinks(
+        details_url=context["urls"]["restore_details"],
+        timeline_url=context["urls"]["restore_timeline"],
+        point=timeline.input_text(point.astimezone(UTC)) if point is not None else "",
+    )
     context.update(
         timeline=found,
-        timeline_svg=timeline.render(found, window, point, context["urls"]["restore_details"]),
+        chart=timeline.chart(found, window, point, view, links),
         event_rows=rows,
         events_hidden=hidden,
     )

@@ -7,6 +7,7 @@ steps swap in place.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC
 
 from django.conf import settings
 from django.contrib import messages
@@ -19,12 +20,13 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from portal.backends import BackendError
 
-from .. import selectors
-from ..forms import RestoreForm
+from .. import selectors, timeline
+from ..forms import RestoreForm, read_point
 from ..models import RestoreOperation
 from ..services.checks import RestoreRefused, restore_target_problem
 from ..services.operations import restore_operation_start
 from .guards import servergroup_for_user, wizard_for_user, wizard_view
+from .point import timeline_context
 from .previews import previews_close
 
 TEMPLATE = "restore_wizard/restore.html"
@@ -134,7 +136,10 @@ def restore_details(request: HttpRequest, backend: str, name: str) -> HttpRespon
         initial={
             "choice": choice,
             "idempotency_key": uuid.uuid4(),
-            "point": request.GET.get("point", "")[:64],
+            # The latest restorable point unless a point was chosen (an event's "just
+            # before"): a value that can be restored to, never an example.
+            "point": request.GET.get("point", "")[:64]
+            or timeline.input_text(context["window"].latest.astimezone(UTC)),
         },
         backend=context["backend"],
         group=context["group"],
@@ -156,7 +161,12 @@ def details_response(request, context, form, choice) -> HttpResponse:
             context["backups"] = context["backend"].restore_backups(group.id)
         except BackendError as error:
             context["backups_error"] = f"The backups could not be read: {error.message}"
-    # The timeline is its own request (htmx, on load): the step shows at once.
+    if choice == RestoreOperation.Choice.CUSTOM:
+        # The timeline is drawn in the step itself: it works without scripts.
+        point = read_point({"point": form["point"].value() or ""}).moment
+        if point is not None and not context["window"].contains(point):
+            point = None
+        timeline_context(context, point, request.GET)
     context["preview_nodes"] = [node.name for node in group.nodes] or ["coordinator"]
     return render(request, TEMPLATE + ("#step2" if request.htmx else ""), context)
 

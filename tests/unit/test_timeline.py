@@ -1,7 +1,10 @@
-"""The restore window drawn on the server: positions, markers and the events table."""
+"""The restore window drawn on the server: positions, markers, zoom and the events table."""
 
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+from django.template.loader import render_to_string
 
 from portal.backends.base import RestoreWindow, Timeline, TimelineEvent
 from restore_wizard import timeline
@@ -9,6 +12,15 @@ from restore_wizard import timeline
 START = datetime(2026, 11, 17, 12, 0, tzinfo=UTC)
 WINDOW = RestoreWindow(START, START + timedelta(days=7))
 DETAILS = "/servergroups/local/shop/restore/details/"
+TIMELINE = "/servergroups/local/shop/restore/timeline/"
+LINKS = timeline.ZoomLinks(details_url=DETAILS, timeline_url=TIMELINE, point="")
+
+
+def draw(found, window, point, view=None) -> str:
+    """The chart as the page draws it (the template partial), whole window by default."""
+    view = view or timeline.view_read(window)
+    chart = timeline.chart(found, window, point, view, LINKS)
+    return render_to_string("restore_wizard/timeline.html#chart", {"chart": chart})
 
 
 def event(hours: float, kind="DROP TABLE", before_seconds=0.25, **fields) -> TimelineEvent:
@@ -32,14 +44,14 @@ def test_markers_sit_where_their_moments_are_on_the_axis():
         activity=((START + timedelta(days=6), 4),),
     )
 
-    svg = str(timeline.render(found, WINDOW, START + timedelta(days=7), DETAILS))
+    svg = draw(found, WINDOW, START + timedelta(days=7))
 
     middle = (timeline.LEFT + timeline.RIGHT) / 2
-    assert re.search(rf'<g class="tl-event"><title>[^<]+</title><line x1="{middle}"', svg)
+    assert re.search(rf'<g class="tl-event"><title>[^<]+</title><line x1="{middle}%"', svg)
     assert "DROP TABLE public.invoices in database citus on coordinator, committed" in svg
     assert svg.count('class="tl-backup"') == 2
-    assert f'<line x1="{float(timeline.RIGHT)}" y1="2"' in svg  # the point, at the end
-    bars = re.findall(r'<rect class="tl-activity" x="([\d.]+)"', svg)
+    assert f'<line x1="{timeline.RIGHT}%" y1="2"' in svg  # the point, at the end
+    bars = re.findall(r'<rect class="tl-activity" x="([\d.]+)%"', svg)
     assert len(bars) == 1 and float(bars[0]) > middle
 
 
@@ -85,7 +97,7 @@ def test_an_event_in_the_newest_microseconds_of_the_window_is_restorable_to_just
     window = RestoreWindow(START, newest.commit_time + timedelta(microseconds=1))
 
     (row,), _ = timeline.event_rows(Timeline((), (newest,), ()), window, DETAILS)
-    svg = str(timeline.render(Timeline((), (newest,), ()), window, row.just_before, DETAILS))
+    svg = draw(Timeline((), (newest,), ()), window, row.just_before)
 
     assert row.just_before == START + timedelta(seconds=1.5)
     assert row.link.endswith("point=2026-11-17+12%3A00%3A01.500000")
@@ -96,7 +108,69 @@ def test_an_event_in_the_newest_microseconds_of_the_window_is_restorable_to_just
 def test_no_point_marker_outside_the_window_and_text_is_escaped():
     tricky = event(10, relations=('public."<script>"',))
 
-    svg = str(timeline.render(Timeline((), (tricky,), ()), WINDOW, START - timedelta(1), DETAILS))
+    svg = draw(Timeline((), (tricky,), ()), WINDOW, START - timedelta(1))
 
     assert 'class="tl-point"' not in svg
     assert "<script>" not in svg and "&lt;script&gt;" in svg
+
+
+def test_events_a_second_apart_share_a_marker_that_zooms_in_until_they_separate():
+    first = event(84)
+    second = event(84 + 1 / 3600)  # one second later
+    found = Timeline((), (first, second), ())
+
+    whole = timeline.chart(found, WINDOW, None, timeline.view_read(WINDOW), LINKS)
+    (cluster,) = whole.markers
+    assert cluster.count == 2 and "zoom in to tell them apart" in cluster.title
+    asked = parse_qs(urlsplit(cluster.link).query)
+    zoomed_view = timeline.view_read(WINDOW, asked["from"][0], asked["to"][0])
+    zoomed = timeline.chart(found, WINDOW, None, zoomed_view, LINKS)
+
+    assert zoomed_view.end - zoomed_view.start < timedelta(seconds=10)
+    assert [marker.count for marker in zoomed.markers] == [1, 1]
+    apart = zoomed.markers[1].x - zoomed.markers[0].x
+    assert apart > 10  # percent of the chart's width: plainly two markers
+    assert zoomed.markers[0].point == timeline.input_text(first.before)
+    assert zoomed.step == 1  # the arrow keys move the point by a second at this zoom
+    assert [tick.label for tick in zoomed.ticks][:2] == ["23:59:59", "00:00:00"]
+
+
+def test_a_zoom_stays_inside_the_window_and_at_least_two_seconds_wide():
+    inside = timeline.view_read(WINDOW, "2026-11-18 10:00:00", "2026-11-18 10:00:00.5")
+    past_the_end = timeline.view_read(WINDOW, "2026-11-24 11:59:59.5", "2026-11-30 00:00:00")
+    nonsense = timeline.view_read(WINDOW, "yesterday", "2026-11-18 10:00:00")
+
+    assert inside.end - inside.start == timeline.MIN_SPAN
+    assert past_the_end.end == WINDOW.latest
+    assert past_the_end.end - past_the_end.start == timeline.MIN_SPAN
+    assert (nonsense.start, nonsense.end) == (WINDOW.earliest, WINDOW.latest)
+
+
+def test_axis_labels_name_the_day_over_days_and_the_minute_over_an_hour():
+    week = timeline.ticks(timeline.view_read(WINDOW))
+    hour = timeline.ticks(timeline.view_read(WINDOW, "2026-11-18 10:00:00", "2026-11-18 11:00:00"))
+
+    assert week[0].label == "Nov 18 00:00" and 4 <= len(week) <= 12
+    assert [tick.label for tick in hour] == [
+        "10:00",
+        "10:10",
+        "10:20",
+        "10:30",
+        "10:40",
+        "10:50",
+        "11:00",
+    ]
+
+
+def test_zoom_links_keep_the_point_and_work_without_script():
+    links = timeline.ZoomLinks(
+        details_url=DETAILS, timeline_url=TIMELINE, point="2026-11-18 10:00:00"
+    )
+    chart = timeline.chart(
+        None, WINDOW, datetime(2026, 11, 18, 10, tzinfo=UTC), timeline.view_read(WINDOW), links
+    )
+
+    (zoom_in,) = chart.zooms  # the whole window: nothing to zoom out to
+    assert zoom_in.label == "Zoom in"
+    assert zoom_in.link.startswith(DETAILS + "?choice=custom&point=2026-11-18+10%3A00%3A00&from=")
+    assert zoom_in.partial.startswith(TIMELINE + "?")

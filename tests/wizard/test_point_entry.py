@@ -59,14 +59,13 @@ def test_local_time_without_a_known_zone_asks_for_utc(zone):
 
 def test_step_two_draws_the_window_and_says_why_no_events_on_azure(operator_client, azure):
     html = operator_client.get(DETAILS_URL, {"choice": "custom"}).content.decode()
-    # The step shows at once; the window arrives in its own request.
-    assert f'hx-get="{TIMELINE_URL}"' in html and 'hx-trigger="load"' in html
-    html = operator_client.get(TIMELINE_URL).content.decode()
-
-    svg = re.search(r"<svg class=\"timeline\".*?</svg>", html, re.S)[0]
-    assert "Restore window of the server group" in svg
-    assert svg.count('class="tl-tick"') == 7
-    assert "does not expose its WAL" in html
+    # Drawn in the step's own GET: no script needed, and nothing says one is.
+    assert 'hx-trigger="load"' not in html and "need scripts" not in html
+    for page in (html, operator_client.get(TIMELINE_URL).content.decode()):
+        svg = re.search(r"<svg class=\"timeline\".*?</svg>", page, re.S)[0]
+        assert "Restore window of the server group" in svg
+        assert 4 <= svg.count('class="tl-tick"') <= 12
+        assert "does not expose its WAL" in page
     # Azure has no preview: no button that could only fail.
     step = operator_client.get(DETAILS_URL, {"choice": "custom"}).content.decode()
     assert "Preview data at this point" not in step

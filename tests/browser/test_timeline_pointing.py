@@ -1,0 +1,87 @@
+"""The timeline you can point at, in a real Chromium: a click sets the restore point, a
+drag zooms into a range, two events one second apart share a marker over a day and
+stand apart once zoomed, and the arrow keys move the point by the zoom's step."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def day_window(settings):
+    settings.PORTAL_BACKENDS = {
+        "local": {"BACKEND": "tests.doubles.TimelineBackend", "OPTIONS": {"count": 1}}
+    }
+    from portal.backends import get_backend
+
+    return get_backend("local")
+
+
+def point_value(page) -> datetime:
+    return datetime.fromisoformat(page.get_by_label("Restore point (UTC)").input_value()).replace(
+        tzinfo=UTC
+    )
+
+
+def chart_box(page):
+    return page.locator("#timeline-chart svg.timeline").bounding_box()
+
+
+def test_click_sets_the_point_and_zooming_separates_events_a_second_apart(
+    page, live_server, sign_in, operator, day_window, screenshot
+):
+    sign_in(operator)
+    page.goto(f"{live_server.url}/servergroups/local/ledger-0000/restore/details/?choice=custom")
+    markers = page.locator("svg.timeline .tl-event")
+    # Over a whole day the two drops, one second apart, are one marker saying so.
+    expect(markers).to_have_count(1)
+    expect(page.locator("svg.timeline .tl-cluster")).to_have_count(1)
+    # The point starts at the latest restorable point: a value, not an example.
+    assert point_value(page) == day_window.latest
+    screenshot("30-timeline-whole-day")
+
+    # A click on the chart sets the point to the moment under the pointer.
+    box = chart_box(page)
+    page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + 60)
+    expect(page.locator("#point-conversion")).to_contain_text("Restores to", timeout=15_000)
+    share = (box["width"] * 0.25 / box["width"] * 100 - 1.5) / 97
+    expected = day_window.earliest + (day_window.latest - day_window.earliest) * share
+    one_pixel = (day_window.latest - day_window.earliest) / box["width"]
+    assert abs(point_value(page) - expected) <= 2 * one_pixel
+    expect(page.locator("svg.timeline .tl-point")).to_have_count(1)
+
+    # A drag across the marker zooms into that range (the drops still share a marker).
+    cluster = page.locator("svg.timeline .tl-cluster circle").bounding_box()
+    middle = cluster["x"] + cluster["width"] / 2
+    page.mouse.move(middle - 40, box["y"] + 60)
+    page.mouse.down()
+    page.mouse.move(middle, box["y"] + 60, steps=4)
+    page.mouse.move(middle + 40, box["y"] + 60, steps=4)
+    page.mouse.up()
+    expect(page.locator("#timeline-view")).to_contain_text("Showing", timeout=15_000)
+    expect(page.locator("#timeline-view")).not_to_contain_text("whole restore window")
+    # The marker that holds both zooms in until they stand apart.
+    page.locator("svg.timeline a.tl-marker").first.click()
+    expect(markers).to_have_count(2, timeout=15_000)
+    expect(page.locator("svg.timeline .tl-cluster")).to_have_count(0)
+    first, second = (markers.nth(i).locator("circle").bounding_box() for i in range(2))
+    assert second["x"] - first["x"] > 40  # pixels: two markers anyone can tell apart
+    screenshot("31-timeline-zoomed-to-seconds")
+
+    # Each marker sets the point just before its event.
+    markers.nth(1).click()
+    drop = day_window.first_drop + timedelta(seconds=1)
+    expect(page.get_by_label("Restore point (UTC)")).to_have_value(
+        (drop - timedelta(milliseconds=200)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    )
+    # The keyboard: the chart takes focus; at this zoom an arrow is one second.
+    page.locator("#timeline-chart").focus()
+    page.keyboard.press("ArrowLeft")
+    expect(page.get_by_label("Restore point (UTC)")).to_have_value(
+        (drop - timedelta(milliseconds=200)).replace(microsecond=0).strftime("%Y-%m-%d %H:%M:%S")
+    )
+    expect(page.locator("#point-conversion")).to_contain_text("Restores to")
+    expect(page.locator("#timeline-chart")).to_be_focused()
