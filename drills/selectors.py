@@ -78,10 +78,25 @@ class FleetRow:
     state: str  # "never drilled", "overdue", "ok"
 
 
+SCHEDULE_PERIODS = {
+    DrillPlan.Frequency.DAILY: timedelta(days=1),
+    DrillPlan.Frequency.WEEKLY: timedelta(days=7),
+}
+
+
+def overdue_after(plan: DrillPlan | None) -> timedelta:
+    """How old a group's last passed drill may be before the group is overdue: its
+    schedule's period plus the grace (a drill that ran a little late, or took a while,
+    is not overdue), or ``PORTAL_DRILL_OVERDUE_DAYS`` for a group without a schedule."""
+    period = SCHEDULE_PERIODS.get(plan.frequency) if plan is not None else None
+    if period is None:
+        return timedelta(days=settings.PORTAL_DRILL_OVERDUE_DAYS)
+    return period + timedelta(hours=settings.PORTAL_DRILL_OVERDUE_GRACE_HOURS)
+
+
 def fleet(now: datetime | None = None) -> tuple[list[FleetRow], list[str]]:
     """Every group of every backend (scratch groups left out) with its drill state."""
     now = now or timezone.now()
-    overdue_after = timedelta(days=settings.PORTAL_DRILL_OVERDUE_DAYS)
     errors: list[str] = []
     groups = []
     for key, backend in get_backends().items():
@@ -96,13 +111,13 @@ def fleet(now: datetime | None = None) -> tuple[list[FleetRow], list[str]]:
             continue
         drills = Drill.objects.filter(backend=key, group_name=group.name)
         last_passed = drills.filter(status=Drill.Status.PASSED).first()
+        plan = plans.get((key, group.name))
         if last_passed is None:
             state = "never drilled"
-        elif now - last_passed.finished_at > overdue_after:
+        elif now - last_passed.finished_at > overdue_after(plan):
             state = "overdue"
         else:
             state = "ok"
-        plan = plans.get((key, group.name))
         rows.append(FleetRow(key, group.name, last_passed, drills.first(), plan, state))
     return rows, errors
 

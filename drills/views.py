@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import time
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -135,6 +136,8 @@ def fleet(request: HttpRequest) -> HttpResponse:
             "errors": errors,
             "failures": failures,
             "chart": selectors.rto_chart(recent),
+            "grace_hours": settings.PORTAL_DRILL_OVERDUE_GRACE_HOURS,
+            "overdue_days": settings.PORTAL_DRILL_OVERDUE_DAYS,
             "nav": "drills",
         },
     )

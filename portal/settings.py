@@ -273,10 +273,12 @@ PORTAL_PREVIEW_TIMEOUT_SECONDS = env_float("PORTAL_PREVIEW_TIMEOUT_SECONDS", 5.0
 # How many previews one user may have open at once (the backend caps them all together).
 PORTAL_PREVIEW_SLOTS_PER_USER = int(env_float("PORTAL_PREVIEW_SLOTS_PER_USER", 2))
 # Restore drills: how many may run at once in the whole portal, how long a DBA's SQL
-# assertion may run, and after how many days without a passed drill a group is overdue.
+# assertion may run, and when a group is overdue: its schedule's period (a day, a week)
+# plus the grace, or, without a schedule, after how many days without a passed drill.
 PORTAL_DRILLS_MAX_RUNNING = int(env_float("PORTAL_DRILLS_MAX_RUNNING", 1))
 PORTAL_DRILL_ASSERTION_TIMEOUT_SECONDS = env_float("PORTAL_DRILL_ASSERTION_TIMEOUT_SECONDS", 5.0)
 PORTAL_DRILL_OVERDUE_DAYS = env_float("PORTAL_DRILL_OVERDUE_DAYS", 8.0)
+PORTAL_DRILL_OVERDUE_GRACE_HOURS = env_float("PORTAL_DRILL_OVERDUE_GRACE_HOURS", 6.0)
 
 LOGGING = {
     "version": 1,

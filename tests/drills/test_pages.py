@@ -250,3 +250,32 @@ def test_a_drills_evidence_page_shows_every_check_phase_and_the_clean_up(viewer_
     assert '<div id="evidence">' in html  # a finished drill is not polled
     partial = viewer_client.get(URL, headers={"HX-Request": "true"}).content.decode()
     assert partial.lstrip().startswith('<div id="drill-list"')
+
+
+def test_overdue_follows_each_groups_schedule_not_a_fixed_age(settings):
+    settings.PORTAL_DRILL_OVERDUE_GRACE_HOURS = 6
+    settings.PORTAL_DRILL_OVERDUE_DAYS = 8
+    # group-0000 runs daily: a passed drill 1.5 days old means a missed day.
+    DrillPlan.objects.create(
+        backend="cloud", group_name=GROUP, frequency="daily", time_utc=time(2, 0)
+    )
+    finished_drill(days_ago=1.5)
+    # group-0001 runs weekly: 3 days old is on time.
+    DrillPlan.objects.create(
+        backend="cloud", group_name="group-0001", frequency="weekly", time_utc=time(2, 0)
+    )
+    finished_drill(days_ago=3, group="group-0001")
+    states = {row.group_name: row.state for row in selectors.fleet()[0]}
+    assert states == {GROUP: "overdue", "group-0001": "ok"}
+
+    # A day plus the grace is still on time; a week plus the grace and a bit is not.
+    Drill.objects.filter(group_name=GROUP).update(finished_at=timezone.now() - timedelta(hours=29))
+    Drill.objects.filter(group_name="group-0001").update(
+        finished_at=timezone.now() - timedelta(days=7, hours=7)
+    )
+    states = {row.group_name: row.state for row in selectors.fleet()[0]}
+    assert states == {GROUP: "ok", "group-0001": "overdue"}
+
+    # Without a schedule the configured number of days applies.
+    DrillPlan.objects.filter(group_name="group-0001").update(frequency="off")
+    assert {row.group_name: row.state for row in selectors.fleet()[0]}["group-0001"] == "ok"
