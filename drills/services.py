@@ -126,14 +126,38 @@ def drill_start(
     return drill
 
 
+def drills_running() -> int:
+    return Drill.objects.filter(status=Status.RUNNING).count()
+
+
 def drill_claim(drill_id: int) -> bool:
-    """Queued to running, for exactly one caller."""
+    """Queued to running, for exactly one caller, and only while fewer than
+    ``PORTAL_DRILLS_MAX_RUNNING`` drills run in the whole portal.
+
+    The count and the update are one transaction that first locks every queued and
+    running drill (in id order, so two claims never deadlock): two schedulers claiming
+    two different drills both lock both rows, so the second waits for the first to
+    commit and then counts its drill as running. (SQLite's immediate transactions
+    already serialise writers; on PostgreSQL the row locks do.)
+    """
     now = timezone.now()
-    return bool(
-        Drill.objects.filter(pk=drill_id, status=Status.QUEUED).update(
-            status=Status.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1
+    with transaction.atomic():
+        list(
+            Drill.objects.select_for_update()
+            .filter(status__in=Drill.ACTIVE)
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
-    )
+        if drills_running() >= settings.PORTAL_DRILLS_MAX_RUNNING:
+            return False
+        return bool(
+            Drill.objects.filter(pk=drill_id, status=Status.QUEUED).update(
+                status=Status.RUNNING,
+                started_at=now,
+                heartbeat_at=now,
+                attempts=F("attempts") + 1,
+            )
+        )
 
 
 class Heartbeat:
@@ -461,11 +485,11 @@ def real_restores_waiting() -> bool:
 
 def drill_next_runnable() -> int | None:
     """The oldest queued drill that may start now, or None (none queued, a real restore
-    waiting, or the portal's limit reached). ``drill_run`` claims it: of two schedulers
-    picking the same drill, one runs it."""
+    waiting, or the portal's limit reached). ``drill_run`` claims it, the limit checked
+    again in the claim: of two schedulers picking drills at once, the limit holds."""
     if real_restores_waiting():
         return None
-    if Drill.objects.filter(status=Status.RUNNING).count() >= settings.PORTAL_DRILLS_MAX_RUNNING:
+    if drills_running() >= settings.PORTAL_DRILLS_MAX_RUNNING:
         return None
     drill = Drill.objects.filter(status=Status.QUEUED).order_by("created_at", "pk").first()
     return drill.pk if drill else None

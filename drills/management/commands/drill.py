@@ -8,6 +8,7 @@ scheduler (``manage.py drill_scheduler``) and the command returns at once.
 from __future__ import annotations
 
 import json
+import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -42,7 +43,7 @@ class Command(BaseCommand):
         else:
             raise CommandError(" ".join(refusals))
         if wait:
-            drill = services.drill_run(drill_id=drill.pk)
+            drill = self.run_to_end(drill.pk)
         if options["json"]:
             self.stdout.write(json.dumps(selectors.drill_record(drill)))
         elif not wait:
@@ -61,3 +62,19 @@ class Command(BaseCommand):
             )
         if wait and drill.status == Drill.Status.FAILED:
             raise SystemExit(1)
+
+    def run_to_end(self, drill_id: int) -> Drill:
+        """Run the drill here once the portal's limit of running drills lets it start (a
+        scheduler may also take it: then wait for its end)."""
+        said = False
+        while True:
+            drill = services.drill_run(drill_id=drill_id)
+            if drill.status not in Drill.ACTIVE:
+                return drill
+            if not said and drill.status == Drill.Status.QUEUED:
+                self.stderr.write(
+                    f"Waiting: {services.drills_running()} drill(s) run already, the "
+                    "portal's limit (PORTAL_DRILLS_MAX_RUNNING)."
+                )
+                said = True
+            time.sleep(1)
