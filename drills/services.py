@@ -70,11 +70,11 @@ def drill_blocker(backend: Backend, group: ServerGroup) -> str | None:
     blocker = backend.restore_blocker(group)
     if blocker:
         return blocker
-    if not backend.can_delete:
+    if not backend.can_delete_scratch:
         return (
             f"Drills need to delete their scratch server group afterwards, and the "
-            f"{backend.label} backend cannot delete server groups from this portal yet: a "
-            "drill would leave a server behind (billed, on a cloud)."
+            f"{backend.label} backend cannot delete server groups from this portal: a "
+            "drill would leave a server behind."
         )
     if backend.restores_cost_money and not plan_for(backend.key, group.name).cloud_cost_accepted:
         return (
@@ -293,36 +293,54 @@ def drill_run(*, drill_id: int) -> Drill:
             failure += f" (and {len(bad) - 1} more failed checks)"
     if not cleaned and not failure:
         failure = f"The scratch group was not removed: {cleanup}"
-    drill_finish(drill, evidence=evidence, failure=failure, cleanup=cleanup, cleaned=cleaned)
+    drill_finish(
+        drill,
+        evidence=evidence,
+        failure=failure,
+        cleanup=cleanup,
+        cleaned=cleaned,
+        note="" if failure else unchecked_note(evidence.checks),
+    )
     return Drill.objects.get(pk=drill_id)
 
 
+def unchecked_note(results: list[dict]) -> str:
+    """What a passed drill says when the portal could not run its checks (a cloud
+    server it cannot reach): the restore alone was proven."""
+    if not results or any(check["passed"] is not None for check in results):
+        return ""
+    return (
+        "The restore reached Ready and the scratch group was removed, but no check ran: "
+        f"{results[0]['detail']}"
+    )
+
+
 def scratch_remove(backend: Backend | None, drill: Drill) -> tuple[str, bool]:
-    """Remove the scratch group whatever state it is in; (what happened, whether gone)."""
-    if backend is None or not drill.scratch_name:
+    """Remove the scratch group whatever state it is in; (what happened, whether gone).
+
+    Only a drill that began its restore (it has the backend's token) made a scratch
+    group: without one, a group of that name is not the drill's, and stays."""
+    if backend is None or not drill.scratch_name or not drill.token:
         return "Nothing was created.", True
-    said = []
     try:
-        if drill.token:
-            said.append(backend.abandon_restore(drill.token))
-        try:
-            scratch = backend.find_server_group(drill.scratch_name)
-        except BackendError:
-            scratch = None
-        if scratch is not None:
-            backend.delete_server_group(scratch.id)
-            said.append(f"Deleted the scratch server group {drill.scratch_name}.")
+        said = backend.delete_scratch_group(drill.source_id, drill.scratch_name, drill.token)
     except BackendError as error:
         return f"Removing the scratch group {drill.scratch_name} failed: {error.message}", False
-    return " ".join(line for line in said if line) or "Nothing was left to clean up.", True
+    return said or "Nothing was left to clean up.", True
 
 
 def drill_finish(
-    drill: Drill, *, evidence: Evidence | None, failure: str, cleanup: str, cleaned: bool
+    drill: Drill,
+    *,
+    evidence: Evidence | None,
+    failure: str,
+    cleanup: str,
+    cleaned: bool,
+    note: str = "",
 ) -> None:
     fields = {
         "status": Status.FAILED if failure else Status.PASSED,
-        "message": failure,
+        "message": failure or note,
         "cleanup": cleanup,
         "cleaned_up": cleaned,
         "finished_at": timezone.now(),
@@ -345,7 +363,7 @@ def drill_finish(
         result=ActivityEvent.Result.FAILED if failure else ActivityEvent.Result.SUCCEEDED,
         backend=drill.backend,
         target=drill.group_name,
-        message=failure,
+        message=drill.message,
         detail=detail,
     )
     if failure:

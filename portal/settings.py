@@ -247,6 +247,7 @@ def backend_registry() -> dict[str, dict]:
                 "resource_group": os.environ.get("AZURE_RESOURCE_GROUP", ""),
                 "cache_seconds": env_float("AZURE_CACHE_SECONDS", 30.0),
                 "polling_interval": env_float("AZURE_POLLING_INTERVAL", 30.0),
+                "drill_db_user": os.environ.get("AZURE_DRILL_DB_USER", ""),
             },
         }
     if "flexible" in enabled and env_list("AZURE_SUBSCRIPTION_IDS"):
@@ -258,6 +259,7 @@ def backend_registry() -> dict[str, dict]:
                 "resource_group": os.environ.get("AZURE_RESOURCE_GROUP", ""),
                 "cache_seconds": env_float("AZURE_CACHE_SECONDS", 30.0),
                 "polling_interval": env_float("AZURE_POLLING_INTERVAL", 30.0),
+                "drill_db_user": os.environ.get("AZURE_DRILL_DB_USER", ""),
             },
         }
     return registry

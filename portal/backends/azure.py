@@ -178,6 +178,12 @@ class AzureBackend(ArmBackend):
     def _list_in_group(self, client: CosmosdbForPostgresqlMgmtClient, resource_group: str) -> Any:
         return client.clusters.list_by_resource_group(resource_group)
 
+    def _get_resource(self, client: CosmosdbForPostgresqlMgmtClient, rg: str, name: str) -> Any:
+        return client.clusters.get(rg, name)
+
+    def _begin_delete(self, client: CosmosdbForPostgresqlMgmtClient, rg: str, name: str) -> Any:
+        return client.clusters.begin_delete(rg, name)
+
     def _get_cluster(self, group_id: str) -> tuple[str, str, m.Cluster]:
         sub, rg, name = self._locate(group_id)
         cluster = self._call(

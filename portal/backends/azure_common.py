@@ -10,6 +10,7 @@ ARM's own code and message. Each backend keeps its own resources, models and wor
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import psycopg
 from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
@@ -32,6 +34,7 @@ from azure.core.exceptions import (
 from azure.mgmt.core.polling.arm_polling import ARMPolling
 
 from .base import Backend, BackendError, CopyResult, FirewallRule, NotFound, ServerGroup
+from .scratch import not_scratch
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,9 @@ _CREDENTIAL_HINT = (
     "or run the portal with a managed or workload identity (or after `az login`)."
 )
 _TERMINAL = {"succeeded", "failed", "canceled"}
+# Microsoft Entra sign-in to Azure Database for PostgreSQL: a token for this scope is the
+# password (no database password is stored anywhere in the portal).
+OSSRDBMS_SCOPE = "https://ossrdbms-aad.database.windows.net/.default"
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -193,8 +199,11 @@ class ArmBackend(Backend):
         transport: Any = None,
         cache_seconds: float = 30,
         polling_interval: float | None = None,
+        drill_db_user: str = "",
     ):
         super().__init__(key or type(self).key)
+        # The Microsoft Entra role the portal's identity signs in as for a drill's checks.
+        self.drill_db_user = drill_db_user.strip()
         if isinstance(subscription_ids, str):
             subscription_ids = subscription_ids.split(",")
         self.subscription_ids = [s.strip() for s in subscription_ids if s and s.strip()]
@@ -380,6 +389,80 @@ class ArmBackend(Backend):
             raise self._translate(error, f"look for {name}", sub) from None
         except AzureError as error:
             raise self._translate(error, f"look for {name}", sub) from None
+
+    # Restore drills: a DBA's Delete stays refused on Azure (``can_delete`` is False),
+    # but a drill's scratch server, which the drill itself restored, is deleted afterwards.
+
+    can_delete_scratch = True
+    resource_word = "server group"
+
+    def _get_resource(self, client: Any, rg: str, name: str) -> Any:
+        raise NotImplementedError
+
+    def _begin_delete(self, client: Any, rg: str, name: str) -> Any:
+        raise NotImplementedError
+
+    def delete_scratch_group(self, source_id: str, name: str, token: str) -> str:
+        """Delete a drill's scratch resource ``name`` beside its source (same subscription
+        and resource group) through the SDK's ``begin_delete``, following ARM's
+        long-running operation to its end. Only a reserved scratch name is deleted."""
+        problem = not_scratch(name)
+        if problem:
+            raise BackendError(problem)
+        sub, rg, _ = self._locate(source_id)
+        client = self._client(sub)
+        word = self.resource_word
+        if self._get_or_none(lambda: self._get_resource(client, rg, name), name, sub) is None:
+            return f"Nothing to delete: Azure has no {word} {name} in resource group {rg}."
+        self._call(
+            f"delete the drill's scratch {word} {name}",
+            sub,
+            lambda: self._begin_delete(client, rg, name).result(),
+        )
+        self.refresh()
+        return f"Deleted the scratch {word} {name} in resource group {rg}."
+
+    @contextlib.contextmanager
+    def check_connection(self, group_id: str, node: str, *, superuser: bool = False):
+        """A drill's connection to one node: TLS to its endpoint, signed in as the
+        Microsoft Entra role ``drill_db_user`` with a token of the portal's own credential
+        as the password. Azure has no superuser, so ``superuser`` changes nothing. Says
+        plainly why not when the portal has no such role or cannot reach the server."""
+        group = self.get_server_group(group_id)
+        target = next((n for n in group.nodes if n.name == node), None)
+        if target is None or not target.host:
+            raise BackendError(f"{group.name} has no endpoint for {node} yet.")
+        if not self.drill_db_user:
+            raise BackendError(
+                "the portal has no database sign-in for Azure servers (AZURE_DRILL_DB_USER is "
+                "not set), so it restored and removed the server without checking its data."
+            )
+        token = self._call(
+            "get a Microsoft Entra token for Azure Database for PostgreSQL",
+            group.subscription,
+            lambda: self._credential_or_default().get_token(OSSRDBMS_SCOPE).token,
+        )
+        try:
+            conn = psycopg.connect(
+                host=target.host,
+                port=target.port or 5432,
+                dbname=target.database or group.database or "postgres",
+                user=self.drill_db_user,
+                password=token,
+                sslmode="require",
+                autocommit=True,
+                connect_timeout=10,
+                application_name="restore drill",
+            )
+        except psycopg.OperationalError as error:
+            reason = _scrub(str(error).strip().splitlines()[0] if str(error).strip() else "")
+            raise BackendError(
+                f"the portal cannot reach {target.host} ({reason}). It signs in as the "
+                f"Microsoft Entra role {self.drill_db_user}: the server needs a firewall rule "
+                "for the portal's address and that role as a Microsoft Entra administrator."
+            ) from None
+        with conn:
+            yield conn
 
     # Post-restore tasks
 

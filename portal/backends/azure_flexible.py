@@ -195,6 +195,14 @@ class FlexibleBackend(ArmBackend):
                 return _quota_refusal(f"Could not {doing}: Azure refused", code, message)
         return translate(error, doing, subscription)
 
+    resource_word = "server"
+
+    def _get_resource(self, client: PostgreSQLManagementClient, rg: str, name: str) -> Any:
+        return client.servers.get(rg, name)
+
+    def _begin_delete(self, client: PostgreSQLManagementClient, rg: str, name: str) -> Any:
+        return client.servers.begin_delete(rg, name)
+
     def _get_server(self, group_id: str) -> tuple[str, str, m.Server]:
         sub, rg, name = self._locate(group_id)
         server = self._call(

@@ -19,6 +19,8 @@ from enum import StrEnum
 from localcloud.names import NAME_RULE as NAME_RULE
 from localcloud.names import name_problem as name_problem
 
+from .scratch import not_scratch
+
 
 class BackendError(Exception):
     """A failure the DBA can act on; ``str(error)`` is shown word for word.
@@ -570,6 +572,27 @@ class Backend:
     # Restore drills. A cloud restore creates a server that is billed while it exists, so
     # drills of such a backend's groups are off until an operator accepts the cost.
     restores_cost_money = True
+
+    @property
+    def can_delete_scratch(self) -> bool:
+        """Whether a drill's scratch group can be removed afterwards (a cloud that refuses
+        a DBA's Delete may still remove those, by their reserved names only)."""
+        return self.can_delete
+
+    def delete_scratch_group(self, source_id: str, name: str, token: str) -> str:
+        """Remove the scratch group ``name`` a drill of ``source_id`` restored into with
+        ``token`` (from ``begin_restore``), whatever state it is in, and wait until it is
+        gone; returns what was done. Any name but a drill's reserved one is refused."""
+        problem = not_scratch(name)
+        if problem:
+            raise BackendError(problem)
+        said = self.abandon_restore(token) if token else ""
+        try:
+            group = self.find_server_group(name)
+        except NotFound:
+            return said or f"Nothing was left of the scratch server group {name}."
+        self.delete_server_group(group.id)
+        return f"{said} Deleted the scratch server group {name}.".strip()
 
     # Restore drills: direct connections to a node, for the drill's checks only.
     def check_connection(self, group_id: str, node: str, *, superuser: bool = False):

@@ -207,25 +207,6 @@ def test_the_cli_refuses_an_unknown_group_with_the_reason():
         call_command("drill", "nowhere")
 
 
-def test_azure_groups_are_not_drilled_while_the_portal_cannot_delete_the_scratch_server(
-    settings, operator_client
-):
-    from tests.wizard.conftest import SOURCE, build_arm, use_azure
-
-    use_azure(settings, build_arm())
-    url = f"/servergroups/azure/{SOURCE}/drills/"
-    operator_client.post(
-        url, {"action": "schedule", "frequency": "off", "cloud_cost_accepted": "on"}
-    )
-
-    html = operator_client.get(url).content.decode()
-    assert "billed while it exists" in html
-    assert "cannot delete server groups from this portal yet" in html
-    response = operator_client.post(url, {"action": "run"}, follow=True)
-    assert "The drill was not started" in response.content.decode()
-    assert not Drill.objects.exists()
-
-
 def test_a_drills_evidence_page_shows_every_check_phase_and_the_clean_up(viewer_client):
     drill = finished_drill(status="failed", message="Check failed on coordinator: amcheck")
     Drill.objects.filter(pk=drill.pk).update(

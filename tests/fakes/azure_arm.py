@@ -33,7 +33,10 @@ report of a real point-in-time restore (a PUT and the GET twelve minutes later, 
   ``earliestRestoreTime`` stays null after the restore (the recorded GET twelve minutes
   later still has null) until a test calls ``report_earliest_restore``.
 - Delete: ``ClusterDelete.json``: 202 with both headers; 204 when there is nothing to
-  delete.
+  delete. The cluster reads ``Deleting`` until its operation ends (``delete_in_progress``
+  polls answered InProgress first), then is gone; the SDK's ``begin_delete`` polls the
+  ``Azure-AsyncOperation`` and, as its swagger says (``final-state-via: location``),
+  reads the ``Location`` last (204).
 - Servers: ``ServerListByCluster.json`` (no ``nextLink``: the swagger says not pageable).
 - Name check: ``CheckNameAvailability.json``: ``nameAvailable`` is the string "True" and
   ``message`` is "". A taken name answers "False" with a message (no example shows one).
@@ -303,7 +306,11 @@ class FakeCredential:
         self.calls += 1
         if self.fail:
             raise ClientAuthenticationError(message=self.fail)
-        assert scopes == ("https://management.azure.com/.default",), scopes
+        assert scopes in (
+            ("https://management.azure.com/.default",),
+            # Microsoft Entra sign-in to Azure Database for PostgreSQL (restore drills).
+            ("https://ossrdbms-aad.database.windows.net/.default",),
+        ), scopes
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         self._check(scopes)
@@ -348,6 +355,8 @@ class FakeArm(HttpTransport):
         # How configuration updates answer: the examples' 201 and 202; the swagger's 200
         # (done at once, no operation) and 201 are the others a test may ask for.
         self.update_status = {"coordinator": 201, "node": 202}
+        # Polls of a delete's operation answered InProgress before it succeeds.
+        self.delete_in_progress = 0
         # configuration names whose list item carries the swagger's requiresRestart.
         self.reported_restart: dict[str, bool] = {}
         self.requests: list[Recorded] = []
@@ -685,7 +694,11 @@ class FakeArm(HttpTransport):
         def gone() -> None:
             self.clusters.pop((sub, rg.lower(), name), None)
 
-        return 202, None, self._operation(sub, cluster.location, 0, on_success=gone)
+        return (
+            202,
+            None,
+            self._operation(sub, cluster.location, self.delete_in_progress, on_success=gone),
+        )
 
     def _get_operation(self, sub: str, loc: str, op: str, body: Any) -> tuple[int, Any, dict]:
         operation = self.operations.get(op)

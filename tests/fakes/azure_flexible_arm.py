@@ -32,6 +32,9 @@ examples/`` (the newest stable folder; the SDK's 2026-10-01 is not published the
   ``NameAvailabilityCheckGlobally.json``): ``nameAvailable`` a real boolean,
   ``message`` ""; a taken name answers false with ``reason`` "AlreadyExists" (no example
   shows one).
+- Delete: ``ServersDelete.json``: 202 with ``Azure-AsyncOperation`` and ``Location``, no
+  body; 204 when there is nothing to delete. The server's state is ``Dropping`` until the
+  operation ends (``delete_in_progress`` polls answered InProgress first).
 - Firewall rules: ``FirewallRulesListByServer.json`` (the example's ``nextLink`` is a
   skip token; here null: one page) and ``FirewallRulesCreateOrUpdate.json`` (202, both
   headers, no body; the SDK then GETs the rule).
@@ -205,6 +208,7 @@ class FlexibleArm(FakeArm):
             ("GET", _RG + rf"/providers/{TYPE}$", self._list_resource_group),
             ("GET", _SERVER + "$", self._get_resource),
             ("PUT", _SERVER + "$", self._put_server),
+            ("DELETE", _SERVER + "$", self._delete_server),
             ("GET", _SERVER + "/backups$", self._list_backups),
             ("GET", _SERVER + "/firewallRules$", self._list_rules),
             ("GET", _SERVER + "/firewallRules/(?P<rule>[^/]+)$", self._get_rule),
@@ -315,6 +319,25 @@ class FlexibleArm(FakeArm):
 
         headers = self._operation(sub, server.location, self.in_progress, error, succeed, fail)
         return 202, None, headers
+
+    def _delete_server(self, sub: str, rg: str, name: str, body: Any):
+        """ServersDelete.json: 202 with both headers and no body; 204 when there is no
+        such server. The server reads ``Dropping`` until the operation ends."""
+        server = self._found(sub, rg, name)
+        if isinstance(server, tuple):
+            if server[0] == 404 and server[1]["error"]["code"] == "ResourceNotFound":
+                return 204, None, {}
+            return server
+        server.state = "Dropping"
+
+        def gone() -> None:
+            self.servers.pop((sub, rg.lower(), name), None)
+
+        return (
+            202,
+            None,
+            self._operation(sub, server.location, self.delete_in_progress, on_success=gone),
+        )
 
     def _list_backups(self, sub: str, rg: str, name: str, body: Any):
         server = self._found(sub, rg, name)
