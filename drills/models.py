@@ -19,6 +19,7 @@ class Drill(models.Model):
         RUNNING = "running", "Running"
         PASSED = "passed", "Passed"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     class Point(models.TextChoices):
         LATEST = "latest", "Latest restore point"
@@ -47,6 +48,14 @@ class Drill(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     phase = models.CharField(max_length=100, blank=True)
     token = models.TextField(blank=True)
+    # The drill's restore, run as any restore is: its progress, its cancel.
+    operation = models.ForeignKey(
+        "restore_wizard.RestoreOperation",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     # [{"name": ..., "seconds": ...}] in the order the phases ran.
     phases = models.JSONField(default=list, blank=True)
     # {node: {"backup": id, "backup_end": iso, "bytes_restored": n, "wal_bytes": n}}
@@ -60,6 +69,8 @@ class Drill(models.Model):
     cleanup = models.TextField(blank=True)
     cleaned_up = models.BooleanField(default=False)
     attempts = models.PositiveSmallIntegerField(default=0)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by_name = models.CharField(max_length=150, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)

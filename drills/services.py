@@ -32,7 +32,10 @@ from portal.backends.base import Backend, Progress, RestoreRequest, ServerGroup
 from portal.models import ActivityEvent, Notification
 from portal.services import activity_record, may_restore, notification_create
 from restore_wizard.models import RestoreOperation
-from restore_wizard.services.checks import DRILL_SUFFIX, fmt
+from restore_wizard.services.checks import DRILL_SUFFIX, RestoreRefused, fmt
+from restore_wizard.services.operations import restore_operation_cancel, restore_operation_record
+from restore_wizard.services.outcomes import restore_operation_fail
+from restore_wizard.services.runner import restore_operation_run
 
 from . import checks
 from .models import Drill, DrillPlan
@@ -42,6 +45,10 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 2.0
 STALE_AFTER = timedelta(seconds=30)
 Status = Drill.Status
+
+
+class DrillCancelled(Exception):
+    """An operator cancelled the drill; it stops, removes its scratch group and ends."""
 
 
 class DrillRefused(Exception):
@@ -223,11 +230,21 @@ def choose_point(backend: Backend, drill: Drill) -> datetime:
     return window.latest
 
 
+def cancel_asked(drill: Drill) -> None:
+    """Raise ``DrillCancelled`` once an operator has asked to cancel the drill."""
+    asked = Drill.objects.filter(pk=drill.pk, cancel_requested_at__isnull=False).exists()
+    if asked:
+        raise DrillCancelled()
+
+
 def restore_scratch(backend: Backend, drill: Drill, evidence: Evidence) -> None:
     """Restore the source into the scratch group at ``drill.point``.
 
-    The one place a drill restores: the backend's own begin/wait, with the engine's
-    phases mirrored onto the drill's row.
+    The drill's restore is a ``RestoreOperation`` run as any restore is (its progress on
+    the operation's page, its cancel), in this thread rather than on the task worker, so
+    it never takes a worker from a DBA's restore. The engine's phases are mirrored onto
+    the drill's row. Raises ``DrillCancelled`` or ``BackendError`` when it did not end
+    Ready. The token is on the drill's row before anything else: the clean-up needs it.
     """
 
     def progress(report: Progress) -> None:
@@ -235,6 +252,7 @@ def restore_scratch(backend: Backend, drill: Drill, evidence: Evidence) -> None:
         if name != evidence.phase_name and report.phase != "ready":
             evidence.phase(name)
 
+    source = backend.get_server_group(drill.source_id)
     token = backend.begin_restore(
         RestoreRequest(
             source_id=drill.source_id,
@@ -244,7 +262,34 @@ def restore_scratch(backend: Backend, drill: Drill, evidence: Evidence) -> None:
     )
     Drill.objects.filter(pk=drill.pk).update(token=token)
     drill.token = token
-    backend.wait_restore(token, progress)
+    operation = restore_operation_record(
+        backend=backend,
+        group=source,
+        choice=RestoreOperation.Choice.CUSTOM,
+        point=drill.point,
+        target_name=drill.scratch_name,
+        token=token,
+        started_by_name=f"restore drill {drill.pk}",
+    )
+    Drill.objects.filter(pk=drill.pk).update(operation=operation)
+    drill.operation = operation
+    if Drill.objects.filter(pk=drill.pk, cancel_requested_at__isnull=False).exists():
+        operation_cancel_quietly(operation.pk)
+    restore_operation_run(operation_id=operation.pk, echo=progress)
+    operation.refresh_from_db()
+    if operation.status == RestoreOperation.Status.CANCELLED:
+        raise DrillCancelled()
+    if operation.status != RestoreOperation.Status.SUCCEEDED:
+        raise BackendError(operation.message or "The drill's restore did not reach Ready.")
+
+
+def operation_cancel_quietly(operation_id: int, user=None, actor_name: str = "") -> str:
+    """Cancel the drill's restore; what stands in the way, or ""."""
+    try:
+        restore_operation_cancel(operation_id=operation_id, user=user, actor_name=actor_name)
+    except RestoreRefused as refused:
+        return refused.message
+    return ""
 
 
 def drill_run(*, drill_id: int) -> Drill:
@@ -258,6 +303,7 @@ def drill_run(*, drill_id: int) -> Drill:
     drill = Drill.objects.get(pk=drill_id)
     evidence = Evidence(drill)
     failure = ""
+    cancelled = False
     backend = None
     try:
         with Heartbeat(drill_id):
@@ -265,17 +311,21 @@ def drill_run(*, drill_id: int) -> Drill:
             evidence.phase("choose the point")
             drill.point = choose_point(backend, drill)
             Drill.objects.filter(pk=drill_id).update(point=drill.point)
+            cancel_asked(drill)
             evidence.phase("restore")
             began = time.monotonic()
             restore_scratch(backend, drill, evidence)
             rto = round(time.monotonic() - began, 3)
             Drill.objects.filter(pk=drill_id).update(rto_seconds=rto, ready_at=timezone.now())
+            cancel_asked(drill)
             evidence.phase("checks")
             plan = plan_for(drill.backend, drill.group_name)
             found = checks.run_all(backend, drill, evidence, plan)
             Drill.objects.filter(pk=drill_id).update(
                 nodes=found.nodes, row_counts=found.row_counts, checks=evidence.checks
             )
+    except DrillCancelled:
+        cancelled = True
     except BackendError as error:
         failure = error.message
     except Exception as error:
@@ -291,6 +341,9 @@ def drill_run(*, drill_id: int) -> Drill:
         failure = f"Check failed on {first['node']}: {first['check']}: {first['detail']}"
         if len(bad) > 1:
             failure += f" (and {len(bad) - 1} more failed checks)"
+    if cancelled:
+        drill_cancelled(drill, evidence=evidence, cleanup=cleanup, cleaned=cleaned)
+        return Drill.objects.get(pk=drill_id)
     if not cleaned and not failure:
         failure = f"The scratch group was not removed: {cleanup}"
     drill_finish(
@@ -302,6 +355,84 @@ def drill_run(*, drill_id: int) -> Drill:
         note="" if failure else unchecked_note(evidence.checks),
     )
     return Drill.objects.get(pk=drill_id)
+
+
+def drill_cancel(*, drill_id: int, user) -> str:
+    """Cancel a drill at whatever phase it is; what the operator is told.
+
+    A queued drill ends here. A running one is marked, and its restore is cancelled as
+    any restore is (``restore_operation_cancel``); the drill's runner then skips what is
+    left, removes the scratch group and ends the drill Cancelled. A cloud that cannot
+    stop a restore runs it to its end; the drill then removes the server at once.
+    """
+    now, who = timezone.now(), user.get_username()
+    rows = Drill.objects.filter(pk=drill_id)
+    message = f"Cancelled by {who} at {fmt(now)}."
+    if rows.filter(status=Status.QUEUED).update(
+        status=Status.CANCELLED,
+        cancel_requested_at=now,
+        cancelled_by_name=who,
+        finished_at=now,
+        phase="Cancelled",
+        message=f"{message} It had not started.",
+        cleanup="Nothing was created.",
+        cleaned_up=True,
+    ):
+        drill_cancel_record(rows.get(), user=user)
+        return f"Drill {drill_id} is cancelled; it had not started."
+    if not rows.filter(status=Status.RUNNING, cancel_requested_at__isnull=True).update(
+        cancel_requested_at=now, cancelled_by_name=who
+    ):
+        drill = rows.get()
+        if drill.is_active:
+            raise DrillRefused(f"A cancel of drill {drill_id} was already asked for.")
+        raise DrillRefused(
+            f"Drill {drill_id} has already ended ({drill.get_status_display().lower()}); "
+            "there is nothing to cancel."
+        )
+    drill = rows.get()
+    said = f"Drill {drill_id} is being cancelled; it removes its scratch group and stops."
+    operation = drill.operation
+    if operation is not None and operation.is_active:
+        refused = operation_cancel_quietly(operation.pk, user=user)
+        if refused:
+            said += f" {refused} The drill removes the scratch group as soon as it is Ready."
+    return said
+
+
+def drill_cancelled(drill: Drill, *, evidence: Evidence, cleanup: str, cleaned: bool) -> None:
+    asked = Drill.objects.filter(pk=drill.pk).values("cancelled_by_name", "cancel_requested_at")[0]
+    message = f"Cancelled by {asked['cancelled_by_name'] or 'an operator'} at "
+    message += f"{fmt(asked['cancel_requested_at'] or timezone.now())}."
+    if not cleaned:
+        message += f" The scratch group was not removed: {cleanup}"
+    updated = Drill.objects.filter(pk=drill.pk, status=Status.RUNNING).update(
+        status=Status.CANCELLED,
+        message=message,
+        cleanup=cleanup,
+        cleaned_up=cleaned,
+        finished_at=timezone.now(),
+        phase="Cancelled",
+        phases=evidence.phases,
+        checks=evidence.checks,
+    )
+    if updated:
+        drill.refresh_from_db()
+        drill_cancel_record(drill, user=None)
+
+
+def drill_cancel_record(drill: Drill, *, user) -> None:
+    event = activity_record(
+        actor=user,
+        action="cancel restore drill",
+        result=ActivityEvent.Result.SUCCEEDED,
+        backend=drill.backend,
+        target=drill.group_name,
+        message=f"{drill.message} {drill.cleanup}".strip(),
+        detail={"drill": drill.pk, "scratch": drill.scratch_name},
+    )
+    if user is None and drill.cancelled_by_name:
+        ActivityEvent.objects.filter(pk=event.pk).update(actor_name=drill.cancelled_by_name)
 
 
 def unchecked_note(results: list[dict]) -> str:
@@ -398,6 +529,14 @@ def drills_recover(*, now: datetime | None = None) -> list[int]:
         except BackendError:
             backend = None
         cleanup, cleaned = scratch_remove(backend, drill)
+        if drill.operation_id is not None:
+            # The restore watchdog leaves a drill's restore to the drill scheduler.
+            restore_operation_fail(
+                operation=RestoreOperation.objects.get(pk=drill.operation_id),
+                message="The process running this restore drill stopped; the drill "
+                "scheduler removed the scratch group.",
+                cleanup=cleanup,
+            )
         drill_finish(
             drill,
             evidence=None,
@@ -498,7 +637,13 @@ def drills_schedule_due(*, now: datetime | None = None) -> list[int]:
 
 
 def real_restores_waiting() -> bool:
-    return RestoreOperation.objects.filter(status=RestoreOperation.Status.QUEUED).exists()
+    """A DBA's restore is queued (a drill's own restore does not count)."""
+    drills_own = Drill.objects.filter(operation__isnull=False).values("operation")
+    return (
+        RestoreOperation.objects.filter(status=RestoreOperation.Status.QUEUED)
+        .exclude(pk__in=drills_own)
+        .exists()
+    )
 
 
 def drill_next_runnable() -> int | None:

@@ -8,11 +8,12 @@ from datetime import time
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.blade_views import Refused, blade_view, require_operator
+from portal.services import may_restore
 
 from . import selectors, services
 from .models import Drill, DrillPlan
@@ -116,11 +117,35 @@ def run_now(request: HttpRequest, context: dict) -> HttpResponse:
 
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    drill = get_object_or_404(Drill, pk=pk)
+    """A drill's evidence; while it runs, its restore's progress and Cancel."""
+    drill = get_object_or_404(Drill.objects.select_related("operation"), pk=pk)
     template = "drills/detail.html"
     if request.htmx:
         template += "#evidence"
-    return render(request, template, {"drill": drill, "poll": drill.is_active, "nav": "drills"})
+    context = {
+        "drill": drill,
+        "operation": drill.operation,
+        "poll": drill.is_active,
+        "may_cancel": drill.is_active and may_restore(request.user),
+        "nav": "drills",
+    }
+    return render(request, template, context)
+
+
+@require_POST
+def cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    drill = get_object_or_404(Drill, pk=pk)
+    if not may_restore(request.user):
+        return HttpResponseForbidden(
+            'Only members of the "Restore operators" group may cancel restore drills.'
+        )
+    try:
+        said = services.drill_cancel(drill_id=drill.pk, user=request.user)
+    except services.DrillRefused as refused:
+        messages.error(request, refused.message)
+    else:
+        messages.success(request, said)
+    return redirect("drill_detail", drill.pk)
 
 
 @require_GET

@@ -20,7 +20,7 @@ from portal.services import activity_record, notification_create
 
 from ..models import RestoreOperation
 from ..tasks import run_restore
-from .checks import RestoreRefused
+from .checks import DRILL_NAME, RestoreRefused
 from .outcomes import (
     operation_activity_detail,
     operation_activity_record,
@@ -223,6 +223,9 @@ def restore_operations_recover(*, now: datetime | None = None) -> list[int]:
         status__in=[Status.RUNNING, Status.CANCELLING], heartbeat_at__lt=now - STALE_AFTER
     )
     for operation in stale:
+        if DRILL_NAME.fullmatch(operation.target_name):
+            # A restore drill's own restore: the drill scheduler removes its scratch group.
+            continue
         if operation.status == Status.CANCELLING:
             # Cancelled while its worker was dead: nobody else will finish it.
             restore_operation_cancelled(

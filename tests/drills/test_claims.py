@@ -68,3 +68,36 @@ def test_a_claim_waits_for_a_free_place_and_takes_it_once_one_ends(settings):
     Drill.objects.filter(pk=first.pk).update(status="passed")
     assert services.drill_claim(second.pk)
     assert not services.drill_claim(second.pk)  # claimed once only
+
+
+def test_the_restore_watchdog_leaves_a_drills_restore_to_the_drill_scheduler(operator):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from restore_wizard.models import RestoreOperation
+    from restore_wizard.services.operations import restore_operations_recover
+
+    old = timezone.now() - timedelta(minutes=5)
+    drills_own = RestoreOperation.objects.create(
+        backend="cloud", source_id="g", source_name="g", target_name="g-drill-4",
+        status="running", heartbeat_at=old,
+    )  # fmt: skip
+    assert restore_operations_recover() == []
+    drills_own.refresh_from_db()
+    assert drills_own.status == "running"
+
+
+def test_a_drills_own_queued_restore_does_not_hold_back_other_drills(operator):
+    from restore_wizard.models import RestoreOperation
+
+    drill = queued("group-0000")
+    own = RestoreOperation.objects.create(
+        backend="cloud", source_id="g", source_name="g", target_name="g-drill-4"
+    )
+    Drill.objects.filter(pk=drill.pk).update(operation=own)
+    assert not services.real_restores_waiting()
+    RestoreOperation.objects.create(
+        backend="cloud", source_id="g", source_name="g", target_name="new", created_by=operator
+    )
+    assert services.real_restores_waiting()

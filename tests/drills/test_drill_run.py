@@ -6,16 +6,19 @@ import io
 import json
 import os
 import tarfile
+import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from drills import services
 from drills.models import Drill, DrillPlan
 from portal.models import ActivityEvent, Notification
 
-from .conftest import make_orders, nothing_left
+from .conftest import make_orders, nothing_left, scratch_ports
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -79,6 +82,48 @@ def test_a_drill_of_a_three_node_group_passes_and_leaves_nothing_behind(
     nothing_left(local_cloud, drill.scratch_name, ports)
     event = ActivityEvent.objects.get(action="restore drill")
     assert (event.result, event.target, event.actor) == ("succeeded", "shop", operator)
+    # The drill's restore ran as any restore runs: a RestoreOperation with its progress.
+    operation = drill.operation
+    assert (operation.status, operation.target_name) == ("succeeded", drill.scratch_name)
+    assert operation.started_by == f"restore drill {drill.pk}"
+    assert set(operation.progress["nodes"]) == {"coordinator", "worker-1", "worker-2"}
+    assert operation.percent == 100
+
+
+def test_a_drill_cancelled_while_it_restores_ends_cancelled_and_leaves_nothing(
+    local_cloud, shop, operator
+):
+    drill = services.drill_start(backend_key="local", group_name=shop, trigger="cli")
+    ran = threading.Thread(target=run_and_close, args=(drill.pk,))
+    ran.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        drill.refresh_from_db()
+        if drill.operation_id and drill.phase.startswith("restore: "):
+            break
+        time.sleep(0.05)
+    ports = scratch_ports(local_cloud, drill.scratch_name)
+
+    said = services.drill_cancel(drill_id=drill.pk, user=operator)
+    ran.join(timeout=180)
+
+    assert "being cancelled" in said
+    drill.refresh_from_db()
+    assert drill.status == Drill.Status.CANCELLED, drill.message
+    assert drill.message.startswith("Cancelled by olivia at ") and drill.cleaned_up
+    assert drill.checks == []  # no check ran after the cancel
+    assert drill.operation.status == "cancelled"
+    nothing_left(local_cloud, drill.scratch_name, ports)
+    assert not Notification.objects.filter(title__contains="failed").exists()
+    event = ActivityEvent.objects.get(action="cancel restore drill")
+    assert (event.actor_name, event.target) == ("olivia", "shop")
+
+
+def run_and_close(drill_id: int) -> None:
+    try:
+        services.drill_run(drill_id=drill_id)
+    finally:
+        connection.close()
 
 
 def test_a_failing_assertion_is_recorded_with_its_text_and_the_scratch_group_removed(

@@ -260,3 +260,26 @@ def test_overdue_follows_each_groups_schedule_not_a_fixed_age(settings):
     # Without a schedule the configured number of days applies.
     DrillPlan.objects.filter(group_name="group-0001").update(frequency="off")
     assert {row.group_name: row.state for row in selectors.fleet()[0]}["group-0001"] == "ok"
+
+
+def test_a_queued_drill_is_cancelled_by_an_operator_and_viewers_cannot(client, viewer, operator):
+    DrillPlan.objects.create(backend="cloud", group_name=GROUP, cloud_cost_accepted=True)
+    drill = services.drill_start(backend_key="cloud", group_name=GROUP, trigger="cli")
+    url = f"/drills/{drill.pk}/"
+    client.force_login(viewer)
+    assert "Cancel drill</button>" not in client.get(url).content.decode()
+    assert client.post(f"{url}cancel/").status_code == 403
+    client.force_login(operator)
+    operator_client = client
+    assert "Cancel drill</button>" in operator_client.get(url).content.decode()
+
+    html = operator_client.post(f"{url}cancel/", follow=True).content.decode()
+
+    drill.refresh_from_db()
+    assert drill.status == "cancelled" and drill.cleanup == "Nothing was created."
+    assert "is cancelled; it had not started" in html
+    assert "Cancelled by olivia at" in html and "UTC" in html
+    again = operator_client.post(f"{url}cancel/", follow=True).content.decode()
+    assert "has already ended (cancelled); there is nothing to cancel" in again
+    # A new drill of the group may start: a cancelled drill holds no place.
+    assert services.drill_start(backend_key="cloud", group_name=GROUP, trigger="cli")

@@ -47,6 +47,8 @@ def test_kill_9_of_the_process_running_a_drill_leaves_nothing_after_the_schedule
     assert drill.status == Drill.Status.FAILED
     assert "stopped before the drill ended" in drill.message
     assert drill.cleaned_up and scratch in drill.cleanup
+    # The drill's restore operation ends with it (the restore watchdog leaves it alone).
+    assert drill.operation.status == "failed" and "drill stopped" in drill.operation.message
     nothing_left_of(engine, scratch, ports)
     only_source_processes(engine)
 
