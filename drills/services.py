@@ -549,6 +549,42 @@ def drills_recover(*, now: datetime | None = None) -> list[int]:
     return finished
 
 
+CLEANUP_RETRY = timedelta(minutes=1)
+
+
+def drills_cleanup_retry(*, now: datetime | None = None) -> list[int]:
+    """Try again, at most once a minute, to remove the scratch group of every ended
+    drill whose clean-up failed (a cloud that refused the delete for a while): a scratch
+    server, billed while it exists, must not stay behind. Each retry is claimed with a
+    conditional update, so two schedulers never retry one drill at once."""
+    now = now or timezone.now()
+    due = Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - CLEANUP_RETRY)
+    pending = (
+        Drill.objects.filter(due, cleaned_up=False)
+        .exclude(status__in=Drill.ACTIVE)
+        .exclude(token="")
+    )
+    removed = []
+    for drill in pending:
+        claimed = Drill.objects.filter(
+            pk=drill.pk, cleaned_up=False, heartbeat_at=drill.heartbeat_at
+        ).update(heartbeat_at=now)
+        if not claimed:
+            continue
+        try:
+            backend = get_backend(drill.backend)
+        except BackendError:
+            continue
+        cleanup, cleaned = scratch_remove(backend, drill)
+        Drill.objects.filter(pk=drill.pk).update(
+            cleanup=f"{cleanup} (tried again at {fmt(now)}; the first attempt failed)",
+            cleaned_up=cleaned,
+        )
+        if cleaned:
+            removed.append(drill.pk)
+    return removed
+
+
 # Schedules --------------------------------------------------------------------------
 
 

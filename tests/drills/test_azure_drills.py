@@ -175,3 +175,31 @@ def test_a_drill_to_the_earliest_point_asks_azure_for_that_point(clouds):
     (put,) = clouds["azure"].requests_to("PUT", f"/{drill.scratch_name}$")
     asked = datetime.fromisoformat(put.json["properties"]["pointInTimeUTC"].replace("Z", "+00:00"))
     assert abs(asked - earliest) < timedelta(seconds=1) and asked.tzinfo == UTC
+
+
+def test_a_scratch_server_azure_would_not_delete_is_deleted_on_a_later_try(clouds):
+    arm = clouds["flexible"]
+    accept_cost("flexible", "sales")
+    drill = services.drill_start(backend_key="flexible", group_name="sales", trigger="cli")
+    arm.script(
+        "DELETE",
+        f"/{drill.scratch_name}$",
+        status=409,
+        body={"error": {"code": "ServerBusy", "message": "The server is busy."}},
+    )
+
+    drill = services.drill_run(drill_id=drill.pk)
+
+    assert drill.status == Drill.Status.FAILED and not drill.cleaned_up
+    assert "The scratch group was not removed" in drill.message
+    assert "ServerBusy" in drill.cleanup
+    assert arm.server(SUB_A, RG, drill.scratch_name) is not None
+    # Not again within the minute; then the scheduler's next try removes it.
+    assert services.drills_cleanup_retry() == []
+    later = datetime.now(UTC) + timedelta(minutes=2)
+    assert services.drills_cleanup_retry(now=later) == [drill.pk]
+    drill.refresh_from_db()
+    assert drill.cleaned_up and "Deleted the scratch server" in drill.cleanup
+    assert "tried again at" in drill.cleanup
+    assert arm.server(SUB_A, RG, drill.scratch_name) is None
+    assert services.drills_cleanup_retry(now=later + timedelta(minutes=2)) == []

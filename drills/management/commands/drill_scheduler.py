@@ -62,9 +62,12 @@ class Command(BaseCommand):
                 return
 
     def one_pass(self, threads: list[threading.Thread]) -> int | None:
-        """Recover, queue what is due, start the next runnable drill; its id or None."""
+        """Recover, retry failed clean-ups, queue what is due, start the next runnable
+        drill; its id or None."""
         for drill_id in services.drills_recover():
             self.stdout.write(f"Finished drill {drill_id}, whose process had stopped.")
+        for drill_id in services.drills_cleanup_retry():
+            self.stdout.write(f"Removed the scratch group of drill {drill_id} on a retry.")
         for drill_id in services.drills_schedule_due():
             self.stdout.write(f"Queued scheduled drill {drill_id}.")
         drill_id = services.drill_next_runnable()
