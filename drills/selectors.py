@@ -38,9 +38,14 @@ class Chart:
 
 
 def rto_chart(drills: list[Drill]) -> Chart | None:
-    """Time to Ready of the last 30 drills that reached Ready, oldest on the left, as
-    SVG geometry (attributes, not styles: the CSP allows no inline style)."""
-    measured = [drill for drill in drills if drill.rto_seconds is not None][:CHART_DRILLS]
+    """Time to Ready of the last 30 drills that reached Ready (a cancelled drill proves
+    nothing either way), oldest on the left, as SVG geometry (attributes, not styles:
+    the CSP allows no inline style)."""
+    measured = [
+        drill
+        for drill in drills
+        if drill.rto_seconds is not None and drill.status != Drill.Status.CANCELLED
+    ][:CHART_DRILLS]
     if not measured:
         return None
     measured.reverse()

@@ -203,3 +203,30 @@ def test_a_scratch_server_azure_would_not_delete_is_deleted_on_a_later_try(cloud
     assert "tried again at" in drill.cleanup
     assert arm.server(SUB_A, RG, drill.scratch_name) is None
     assert services.drills_cleanup_retry(now=later + timedelta(minutes=2)) == []
+
+
+def test_cancel_during_an_azure_restore_lets_it_finish_then_deletes_the_server(
+    clouds, operator, monkeypatch
+):
+    """Azure cannot stop a restore once begun: the drill says so, lets it reach Ready,
+    skips its checks and deletes the scratch server at once."""
+    accept_cost("azure", "orders")
+    drill = services.drill_start(backend_key="azure", group_name="orders", trigger="cli")
+    run_restore = services.restore_operation_run
+    said = []
+
+    def cancel_while_it_runs(*, operation_id, echo=None):
+        said.append(services.drill_cancel(drill_id=drill.pk, user=operator))
+        run_restore(operation_id=operation_id, echo=echo)
+
+    monkeypatch.setattr(services, "restore_operation_run", cancel_while_it_runs)
+
+    drill = services.drill_run(drill_id=drill.pk)
+
+    assert "cannot stop a restore once it has begun" in said[0]
+    assert "removes the scratch group as soon as it is Ready" in said[0]
+    assert drill.status == Drill.Status.CANCELLED
+    assert drill.message.startswith("Cancelled by olivia at ") and drill.checks == []
+    assert drill.operation.status == "succeeded"
+    assert drill.cleaned_up and clouds["azure"].requests_to("DELETE", f"/{drill.scratch_name}$")
+    assert clouds["azure"].cluster(SUB_A, RG, drill.scratch_name) is None
