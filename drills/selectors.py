@@ -131,6 +131,7 @@ EXPORT_FIELDS = (
     "id", "backend", "group", "scratch_group", "status", "started_by", "trigger", "point_choice",
     "point_utc", "created_utc", "started_utc", "ready_utc", "finished_utc", "time_to_ready_s",
     "phases", "nodes", "checks", "row_counts", "message", "cleanup", "cleaned_up",
+    "restore_operation", "cancelled_by",
 )  # fmt: skip
 
 
@@ -162,6 +163,8 @@ def drill_record(drill: Drill) -> dict:
         "message": drill.message,
         "cleanup": drill.cleanup,
         "cleaned_up": drill.cleaned_up,
+        "restore_operation": drill.operation_id,
+        "cancelled_by": drill.cancelled_by_name,
     }
 
 

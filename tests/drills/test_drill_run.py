@@ -236,6 +236,7 @@ def test_the_drill_command_runs_a_drill_and_answers_in_json(local_cloud, shop, c
     record = json.loads(capsys.readouterr().out)
 
     assert (record["group"], record["status"], record["trigger"]) == (shop, "passed", "cli")
+    assert record["restore_operation"] and record["cancelled_by"] == ""
     assert record["time_to_ready_s"] > 0 and record["cleaned_up"] is True
     assert {check["node"] for check in record["checks"]} == {"coordinator", "worker-1", "worker-2"}
     nothing_left(local_cloud, record["scratch_group"], [])

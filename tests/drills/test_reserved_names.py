@@ -37,3 +37,14 @@ def test_the_name_check_as_you_type_says_the_name_is_reserved(settings, operator
         DETAILS_URL.replace("details/", "check-name/"), {"target_name": "orders-drill-12"}
     )
     assert "reserved for restore drills" in response.content.decode()
+
+
+def test_the_restore_command_refuses_a_drill_scratch_name_and_starts_nothing(settings):
+    from django.core.management import CommandError, call_command
+
+    arm = build_arm()
+    use_azure(settings, arm)
+    with pytest.raises(CommandError, match="reserved for restore drills' scratch groups"):
+        call_command("restore", "orders", "--earliest", "--name", "orders-drill-7")
+    assert not RestoreOperation.objects.exists()
+    assert not restore_puts(arm)

@@ -34,7 +34,7 @@ from portal.backends.base import BackendError, Progress, RestoreRequest
 from portal.instants import utc_text
 from portal.management.commands.servergroups import find_group, to_json
 from restore_wizard.models import RestoreOperation
-from restore_wizard.services.checks import RestoreRefused
+from restore_wizard.services.checks import DRILL_NAME, RestoreRefused
 from restore_wizard.services.operations import restore_operation_cancel, restore_operation_record
 from restore_wizard.services.runner import restore_operation_run
 from restore_wizard.templatetags.restore_tags import duration
@@ -136,6 +136,11 @@ class Command(BaseCommand):
             )
         if not options["name"]:
             raise CommandError("Name the new server group with --name NEW.")
+        if DRILL_NAME.fullmatch(options["name"]):
+            raise CommandError(
+                f"Names ending in '-drill-' and a number, like '{options['name']}', are "
+                "reserved for restore drills' scratch groups. Choose another name."
+            )
         point = parse_point(options["point"]) if options["point"] else None
         choice = "latest" if options["latest"] else ("custom" if point else "earliest")
         user = self.portal_user(options["as_user"])
