@@ -132,8 +132,8 @@ def week_of_activity(engine, name: str) -> None:
     one row each, the writer's pace), with a handful of destructive events."""
     import contextlib
 
-    from localcloud import events
     from localcloud.model import format_time, parse_time
+    from localcloud.walindex import store, waldump
 
     now = datetime.now(UTC)
     with engine.catalog.change() as data:
@@ -151,9 +151,9 @@ def week_of_activity(engine, name: str) -> None:
                 for day in range(7, 0, -1)
             ] + record["backups"]
     nodes = [record["name"] for record in data["groups"][name]["nodes"]]
-    first_minute = events.to_micros(now - timedelta(days=7)) // 60_000_000
+    first_minute = waldump.to_micros(now - timedelta(days=7)) // 60_000_000
     minutes = range(first_minute, first_minute + 7 * 24 * 60)
-    with contextlib.closing(events._open(engine)) as conn, events._transaction(conn):
+    with contextlib.closing(store.connect(engine.root)) as conn, store.transaction(conn):
         conn.executemany(
             "INSERT OR REPLACE INTO activity VALUES (?, ?, ?, ?, ?)",
             [(name, minute, node, 4, 4) for minute in minutes for node in nodes],

@@ -19,12 +19,12 @@ from . import (
     archive,
     backup,
     defaults,
-    events,
     firewall,
     osusers,
     parameters,
     preview,
     roles,
+    walindex,
     window,
 )
 from .catalog import group_record
@@ -299,7 +299,7 @@ class Engine(Layout):
         """Stop every node of ``name``, delete its files and its catalog entry (and its
         previews and WAL index entries)."""
         preview.close_for_group(self, name)
-        events.forget(self, name)
+        walindex.forget(self.root, name)
         data = self.catalog.read()
         group = data["groups"].get(name)
         if group is not None:
@@ -622,12 +622,37 @@ class Engine(Layout):
             cleaned.append(name)
         return cleaned
 
-    # The WAL event index (events.py) ---------------------------------------------------
+    # The WAL event index (walindex/) ---------------------------------------------------
 
     def index_events(self, name: str) -> int:
         """Read the archived WAL of ``name`` not indexed yet; returns how many WAL
         records were read. Incremental: each call starts where the last one stopped."""
-        return events.index_group(self, name)
+        group = self.catalog.group(name)
+        if group["status"] not in ("Ready", "Stopped"):
+            return 0
+
+        def still_wanted() -> bool:
+            found = self.catalog.read()["groups"].get(name)
+            return found is not None and found["status"] in ("Ready", "Stopped")
+
+        def earliest() -> datetime | None:
+            try:
+                return self.restore_window(name)[0]
+            except NotReady:
+                return None
+
+        nodes = [
+            walindex.ArchivedNode(record["name"], self.node(group, record), record["compression"])
+            for record in group["nodes"]
+        ]
+        return walindex.index_group(
+            self.root,
+            name,
+            nodes,
+            threshold=self.large_change_rows,
+            still_wanted=still_wanted,
+            earliest=earliest,
+        )
 
     def seal_group(self, name: str) -> None:
         """Make every commit so far on the running nodes of ``name`` archived (and so
@@ -646,7 +671,9 @@ class Engine(Layout):
         """The indexed events and activity of ``name`` between ``start`` and ``end``
         (both inclusive, None: unbounded); with ``step``, activity summed over nodes in
         buckets of that width. Reads the index only: fast."""
-        return events.read_group(self, name, start, end, step)
+        group = self.catalog.read()["groups"].get(name)
+        nodes = [record["name"] for record in group["nodes"]] if group else []
+        return walindex.read_group(self.root, name, nodes, start, end, step)
 
     # Previews (preview.py) -------------------------------------------------------------
 

@@ -106,7 +106,7 @@ class Group:
         return max(min(b.end_time for b in node.backups) for node in self.nodes)
 
 
-# The WAL event index (events.py) -------------------------------------------------------
+# The WAL event index (walindex/) ---------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from localcloud import Engine, archive, events
+from localcloud import Engine, archive
 from localcloud.agent import Agent
 from localcloud.errors import LocalCloudError
-from localcloud.model import WalEvent
+from localcloud.model import EventIndex, WalEvent
 from localcloud.testing import temporary_engine
+from localcloud.walindex import store, waldump
 
 GROUP = "events-main"
 
@@ -351,9 +352,9 @@ def test_a_damaged_segment_is_named_and_does_not_stop_the_agent(engine: Engine):
     ],
 )
 def test_a_damaged_segment_is_the_one_holding_the_bad_record(error, segment):
-    stream = events.Stream("coordinator", 1, resume_lsn=0xB00000)
+    stream = waldump.Stream("coordinator", 1, resume_lsn=0xB00000)
 
-    assert events._bad_segment(f"pg_waldump: error: {error}\n", stream) == segment
+    assert waldump.bad_segment(f"pg_waldump: error: {error}\n", stream) == segment
 
 
 def test_without_pg_waldump_the_error_says_what_to_install(engine: Engine, group: str, tmp_path):
@@ -369,8 +370,8 @@ def test_without_pg_waldump_the_error_says_what_to_install(engine: Engine, group
 
 def test_reading_an_unindexed_or_forgotten_group_is_empty_and_writes_nothing():
     with temporary_engine() as fresh:
-        assert fresh.events("never-indexed") == events.EventIndex((), (), {})
-        assert not events.index_path(fresh).exists()
+        assert fresh.events("never-indexed") == EventIndex((), (), {})
+        assert not store.index_path(fresh.root).exists()
 
 
 def test_forgetting_a_group_removes_its_rows(engine: Engine):
@@ -379,7 +380,7 @@ def test_forgetting_a_group_removes_its_rows(engine: Engine):
     engine.index_events(name)
     assert engine.events(name).indexed_until["coordinator"] is not None
     engine.delete_group(name)
-    with sqlite3.connect(events.index_path(engine)) as conn:
+    with sqlite3.connect(store.index_path(engine.root)) as conn:
         for table in ("streams", "pending", "events", "activity", "relations", "databases"):
             count = conn.execute(f"SELECT count(*) FROM {table} WHERE grp = ?", (name,))
             assert count.fetchone()[0] == 0, table
@@ -390,10 +391,10 @@ def test_a_week_of_activity_reads_whole_and_in_buckets(engine: Engine):
     """7 days of minutes on 3 nodes, as the wizard's step asks for them."""
     name = "events-week"
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    first = events.to_micros(now - timedelta(days=7)) // 60_000_000
+    first = waldump.to_micros(now - timedelta(days=7)) // 60_000_000
     minutes = range(first, first + 7 * 24 * 60)
     nodes = ("coordinator", "worker-1", "worker-2")
-    with contextlib.closing(events._open(engine)) as conn, events._transaction(conn):
+    with contextlib.closing(store.connect(engine.root)) as conn, store.transaction(conn):
         conn.executemany(
             "INSERT INTO activity VALUES (?, ?, ?, ?, ?)",
             [(name, minute, node, 4, 4) for minute in minutes for node in nodes],
@@ -428,4 +429,4 @@ def test_a_week_of_activity_reads_whole_and_in_buckets(engine: Engine):
         assert {(a.node, a.commits, a.rows) for a in hours} == {("", 4 * 60 * 3, 4 * 60 * 3)}
         assert hours[1].minute - hours[0].minute == timedelta(hours=1)
     finally:
-        events.forget(engine, name)
+        store.forget(engine.root, name)

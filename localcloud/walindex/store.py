@@ -1,0 +1,210 @@
+"""The index file: an SQLite database beside the catalog (``events.sqlite3``).
+
+Per (group, node, timeline) it keeps where the last pass stopped (``streams``) and the
+aggregates of transactions still open there (``pending``); per group the events and the
+activity per minute and node; per (group, node) the names of relation files and
+databases ever seen. Writers hold the group's lock (one indexer per group across
+processes) and write one batch per SQLite transaction, so a pass that stops leaves a
+position that the next one resumes from exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+from .. import archive
+from .waldump import Batch, Pending, RelInfo, Stream, to_micros
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS streams (
+    grp TEXT, node TEXT, timeline INTEGER,
+    resume_lsn INTEGER NOT NULL,   -- where the next pg_waldump starts
+    last_lsn INTEGER NOT NULL,     -- the last record already counted (-1: none)
+    last_commit INTEGER,           -- microseconds since the epoch of the last COMMIT
+    PRIMARY KEY (grp, node, timeline)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pending (
+    grp TEXT, node TEXT, timeline INTEGER, xid INTEGER, data TEXT NOT NULL,
+    PRIMARY KEY (grp, node, timeline, xid)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    grp TEXT, commit_time INTEGER, node TEXT, timeline INTEGER, lsn INTEGER, kind TEXT,
+    before INTEGER, database TEXT NOT NULL, relations TEXT NOT NULL, rows INTEGER NOT NULL,
+    xid INTEGER NOT NULL,
+    PRIMARY KEY (grp, commit_time, node, timeline, lsn, kind)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS activity (
+    grp TEXT, minute INTEGER, node TEXT, commits INTEGER NOT NULL, rows INTEGER NOT NULL,
+    PRIMARY KEY (grp, minute, node)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS relations (
+    grp TEXT, node TEXT, db_oid INTEGER, filenode INTEGER,
+    schema TEXT NOT NULL, name TEXT NOT NULL, relkind TEXT NOT NULL, rel_oid INTEGER NOT NULL,
+    PRIMARY KEY (grp, node, db_oid, filenode)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS databases (
+    grp TEXT, node TEXT, db_oid INTEGER, name TEXT NOT NULL,
+    PRIMARY KEY (grp, node, db_oid)
+) WITHOUT ROWID;
+"""
+
+
+def index_path(root: Path) -> Path:
+    return root / "events.sqlite3"
+
+
+def connect(root: Path) -> sqlite3.Connection:
+    root.mkdir(mode=0o711, parents=True, exist_ok=True)
+    # Table names of every group are in it: private, made so before SQLite opens it.
+    os.close(os.open(index_path(root), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600))
+    conn = sqlite3.connect(index_path(root), timeout=30, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout = 30000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.executescript(SCHEMA)
+    return conn
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def group_lock(root: Path, name: str) -> Iterator[Path]:
+    """One indexer per group at a time, across processes."""
+    locks = root / "events-locks"
+    locks.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = locks / f"{name}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "r+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield path
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def load_stream(
+    conn: sqlite3.Connection, name: str, node_name: str, timeline: int, first: int
+) -> Stream:
+    row = conn.execute(
+        "SELECT resume_lsn, last_lsn, last_commit FROM streams"
+        " WHERE grp = ? AND node = ? AND timeline = ?",
+        (name, node_name, timeline),
+    ).fetchone()
+    if row is None:
+        return Stream(node_name, timeline, first * archive.SEGMENT_SIZE)
+    stream = Stream(node_name, timeline, row[0], row[1], row[2])
+    for xid, data in conn.execute(
+        "SELECT xid, data FROM pending WHERE grp = ? AND node = ? AND timeline = ?",
+        (name, node_name, timeline),
+    ):
+        stream.pending[xid] = Pending.from_json(data)
+    return stream
+
+
+def save(conn: sqlite3.Connection, name: str, stream: Stream, batch: Batch) -> None:
+    with transaction(conn):
+        conn.executemany(
+            "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(name, *event) for event in batch.events],
+        )
+        conn.executemany(
+            "INSERT INTO activity VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (grp, minute, node) DO UPDATE"
+            " SET commits = commits + excluded.commits, rows = rows + excluded.rows",
+            [
+                (name, minute, stream.node, commits, rows)
+                for minute, (commits, rows) in batch.activity.items()
+            ],
+        )
+        key = (name, stream.node, stream.timeline)
+        conn.execute("DELETE FROM pending WHERE grp = ? AND node = ? AND timeline = ?", key)
+        conn.executemany(
+            "INSERT INTO pending VALUES (?, ?, ?, ?, ?)",
+            [(*key, xid, pending.to_json()) for xid, pending in stream.pending.items()],
+        )
+        conn.execute(
+            "INSERT OR REPLACE INTO streams VALUES (?, ?, ?, ?, ?, ?)",
+            (*key, stream.resume_lsn, stream.last_lsn, stream.last_commit),
+        )
+
+
+def prune(conn: sqlite3.Connection, name: str, earliest: datetime) -> None:
+    """Forget the events and activity of ``name`` older than its earliest restore point."""
+    cutoff = to_micros(earliest)
+    with transaction(conn):
+        conn.execute("DELETE FROM events WHERE grp = ? AND commit_time < ?", (name, cutoff))
+        conn.execute(
+            "DELETE FROM activity WHERE grp = ? AND minute < ?", (name, cutoff // 60_000_000)
+        )
+
+
+def forget(root: Path, name: str) -> None:
+    """Drop everything the index holds of group ``name`` (it is being deleted)."""
+    if not index_path(root).exists():
+        return
+    with group_lock(root, name) as lock, contextlib.closing(connect(root)) as conn:
+        with transaction(conn):
+            for table in ("streams", "pending", "events", "activity", "relations", "databases"):
+                conn.execute(f"DELETE FROM {table} WHERE grp = ?", (name,))
+        lock.unlink(missing_ok=True)
+
+
+def load_names(
+    conn: sqlite3.Connection, name: str, node: str
+) -> tuple[dict[tuple[int, int], RelInfo], dict[int, str]]:
+    """The names kept for ``node`` of group ``name``: (database OID, file node) ->
+    relation, and database OID -> database name."""
+    relations = {
+        (db, fn): RelInfo(schema, rel, kind, oid)
+        for db, fn, schema, rel, kind, oid in conn.execute(
+            "SELECT db_oid, filenode, schema, name, relkind, rel_oid FROM relations"
+            " WHERE grp = ? AND node = ?",
+            (name, node),
+        )
+    }
+    databases = dict(
+        conn.execute(
+            "SELECT db_oid, name FROM databases WHERE grp = ? AND node = ?", (name, node)
+        ).fetchall()
+    )
+    return relations, databases
+
+
+def save_names(
+    conn: sqlite3.Connection,
+    name: str,
+    node: str,
+    relations: dict[tuple[int, int], RelInfo],
+    databases: dict[int, str],
+) -> None:
+    """Add or replace names; names are never forgotten while the group lives, so that
+    a table dropped after a pass is still named."""
+    if not relations and not databases:
+        return
+    with transaction(conn):
+        conn.executemany(
+            "INSERT OR REPLACE INTO relations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (name, node, db, fn, info.schema, info.name, info.relkind, info.oid)
+                for (db, fn), info in relations.items()
+            ],
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO databases VALUES (?, ?, ?, ?)",
+            [(name, node, oid, datname) for oid, datname in databases.items()],
+        )
