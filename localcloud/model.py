@@ -116,8 +116,9 @@ class WalEvent:
     node: str  # "coordinator", "worker-1", ...
     kind: str  # "DROP TABLE", "TRUNCATE", "DELETE" or "UPDATE"
     commit_time: datetime  # the commit record's timestamp, UTC
-    # The last commit on that node before this transaction's commit: restoring to it
-    # gives the data just before the event. None when it lies before the indexed WAL.
+    # The instant just before this transaction's commit (its commit time less 1 µs):
+    # restoring the whole group to it keeps every commit made before the event, on
+    # every node, and not the event.
     before: datetime | None
     database: str  # "" when it cannot be resolved
     relations: tuple[str, ...]  # "schema.table", or "file node 16385" when unresolved

@@ -50,7 +50,7 @@ class EventRow:
         """Why the point is "just before" the event, for the link's title."""
         if self.just_before is not None and self.just_before != self.event.before:
             return "the earliest restore point; this node committed nothing more before this event"
-        return "the last commit before this event"
+        return "the instant before this event's commit, on every node"
 
 
 def describe(event: TimelineEvent) -> str:
@@ -65,9 +65,10 @@ def describe(event: TimelineEvent) -> str:
 def just_before(event: TimelineEvent, window: RestoreWindow) -> datetime | None:
     """The restore point that undoes ``event``, inside ``window``, or None.
 
-    The last commit on the event's node before it, when the window holds it. When that
-    commit is older than the earliest point but the event is newer, the earliest point
-    itself: the node committed nothing between the two, so its data there is the same.
+    The instant before the event's commit (``event.before``), when the window holds it:
+    every node's earlier commits are restored and the event is not. An index written
+    before this rule may hold the node's previous commit instead: when that is older
+    than the earliest point but the event is newer, the earliest point itself.
     """
     before = event.before
     if before is None:

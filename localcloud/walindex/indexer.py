@@ -25,7 +25,9 @@ from .. import archive
 from ..errors import LocalCloudError, NodeFailed
 from ..node import Node
 from . import store
-from .waldump import RMGRS, Batch, Reader, RelInfo, Stream, bad_segment, format_lsn
+from .pgclass import CatalogReader
+from .records import SegmentFiles
+from .waldump import RMGRS, Batch, Names, Reader, RelInfo, Stream, bad_segment, format_lsn
 
 BATCH_SEGMENTS = 64  # segments decompressed and read per pg_waldump run
 SEGMENT_FILE = re.compile(r"^([0-9A-F]{8})([0-9A-F]{16})\.(zst|gz)$")
@@ -55,13 +57,17 @@ def segments(node: Node, ext: str) -> dict[int, dict[int, Path]]:
     return found
 
 
-def server_names(node: Node) -> tuple[dict[tuple[int, int], RelInfo], dict[int, str]] | None:
-    """Every relation file and database of the running ``node`` now; None when it does
-    not run or cannot be asked (stopping, out of connections)."""
+Snapshot = tuple[dict[tuple[int, int], RelInfo], dict[int, str], dict[tuple[int, int], str]]
+
+
+def server_names(node: Node) -> Snapshot | None:
+    """Every relation file, database and schema of the running ``node`` now; None when
+    it does not run or cannot be asked (stopping, out of connections)."""
     if not node.is_running():
         return None
     relations: dict[tuple[int, int], RelInfo] = {}
     databases: dict[int, str] = {}
+    schemas: dict[tuple[int, int], str] = {}
     try:
         with node.connect() as server:
             rows = server.execute(
@@ -78,28 +84,34 @@ def server_names(node: Node) -> tuple[dict[tuple[int, int], RelInfo], dict[int, 
                     " WHERE pg_relation_filenode(c.oid) IS NOT NULL"
                 ):
                     relations[(oid, filenode)] = RelInfo(schema, rel, kind, rel_oid)
+                for nsp_oid, schema in server.execute("SELECT oid, nspname FROM pg_namespace"):
+                    schemas[(oid, nsp_oid)] = schema
     except psycopg.Error:
         return None
-    return relations, databases
+    return relations, databases, schemas
 
 
-def names(
-    conn, group: str, source: ArchivedNode
-) -> tuple[dict[tuple[int, int], RelInfo], dict[int, str]]:
-    """The node's relation and database maps: those kept, refreshed from the server
-    when it runs (what changed is kept for the next passes)."""
-    relations, databases = store.load_names(conn, group, source.name)
+def names(conn, group: str, source: ArchivedNode) -> Names:
+    """The node's names: those kept, refreshed from the server when it runs (what
+    changed is kept for the next passes)."""
+    kept = store.load_names(conn, group, source.name)
     fresh = server_names(source.node)
     if fresh is None:
-        return relations, databases
-    changed_relations = {key: info for key, info in fresh[0].items() if relations.get(key) != info}
-    changed_databases = {
-        oid: datname for oid, datname in fresh[1].items() if databases.get(oid) != datname
-    }
-    store.save_names(conn, group, source.name, changed_relations, changed_databases)
-    relations.update(fresh[0])
-    databases.update(fresh[1])
-    return relations, databases
+        return kept
+    relations, databases, schemas = fresh
+    store.save_names(
+        conn,
+        group,
+        source.name,
+        {key: info for key, info in relations.items() if kept.relations.get(key) != info},
+        {oid: name for oid, name in databases.items() if kept.databases.get(oid) != name},
+        {key: name for key, name in schemas.items() if kept.schemas.get(key) != name},
+    )
+    return Names(
+        {**kept.relations, **relations},
+        {**kept.databases, **databases},
+        {**kept.schemas, **schemas},
+    )
 
 
 def unpack(node: Node, files: list[Path], ext: str, into: Path) -> None:
@@ -190,13 +202,14 @@ def index_stream(
     source: ArchivedNode,
     stream: Stream,
     found: dict[int, Path],
-    maps: tuple[dict, dict],
+    known: Names,
 ) -> int:
     """Read one timeline of one node from the stream's position to its last segment,
     ``BATCH_SEGMENTS`` at a time, saving the position after each batch."""
     node, ext = source.node, source.compression
     records = 0
     numbers = sorted(found)
+    catalog = CatalogReader()  # row versions of the catalog read so far in this stream
     # Root's; the PostgreSQL user may only pass through it into its own subdirectory.
     run.scratch.mkdir(mode=0o711, exist_ok=True)
     run.scratch.chmod(0o711)
@@ -217,9 +230,10 @@ def index_stream(
             if number != start + len(chosen):
                 break
             chosen.append(number)
-        reader = Reader(stream, maps[0], maps[1], run.threshold)
         resumed_at = stream.resume_lsn
         directory = Path(tempfile.mkdtemp(prefix=f"{run.group}-{node.dir.name}-", dir=run.scratch))
+        files = SegmentFiles(directory, stream.timeline, node.pg.uid)
+        reader = Reader(stream, known, run.threshold, files.record, catalog)
         try:
             node.pg.own(directory)
             unpack(node, [found[number] for number in chosen], ext, directory)
@@ -243,7 +257,7 @@ def index_stream(
                 "stops before it; a restore past this point would fail there too: check the "
                 "file and the node's archive."
             )
-        store.save(conn, run.group, stream, reader.batch)
+        store.save(conn, run.group, stream, reader.batch, known)
         records += reader.batch.records
         following = chosen[-1] + 1
         if following in found:
@@ -283,11 +297,11 @@ def index_group(
             # List the archive before reading the catalog: every record read then
             # precedes the snapshot of the names.
             timelines = segments(source.node, source.compression)
-            maps = names(conn, group, source)
+            known = names(conn, group, source)
             for timeline in sorted(timelines):
                 found = timelines[timeline]
                 stream = store.load_stream(conn, group, source.name, timeline, min(found))
-                records += index_stream(run, conn, source, stream, found, maps)
+                records += index_stream(run, conn, source, stream, found, known)
                 if not still_wanted():
                     return records
         start = earliest()

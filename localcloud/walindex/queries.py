@@ -62,7 +62,7 @@ def read_group(
     try:
         conn.execute("PRAGMA busy_timeout = 30000")
         event_rows = conn.execute(
-            "SELECT node, kind, commit_time, before, database, relations, rows, xid, lsn,"
+            "SELECT node, kind, commit_time, database, relations, rows, xid, lsn,"
             " timeline FROM events WHERE grp = ? AND commit_time BETWEEN ? AND ?"
             " ORDER BY commit_time, node, lsn, kind",
             (name, low, high),
@@ -93,7 +93,9 @@ def read_group(
             node=node,
             kind=kind,
             commit_time=from_micros(commit_time),
-            before=from_micros(before) if before is not None else None,
+            # Just before, for the whole group: the instant before the commit (an index
+            # written before this rule holds the node's previous commit in its column).
+            before=from_micros(commit_time - 1),
             database=database,
             relations=tuple(json.loads(relations)),
             rows=rows,
@@ -101,9 +103,7 @@ def read_group(
             lsn=format_lsn(lsn),
             timeline=timeline,
         )
-        for node, kind, commit_time, before, database, relations, rows, xid, lsn, timeline in (
-            event_rows
-        )
+        for node, kind, commit_time, database, relations, rows, xid, lsn, timeline in event_rows
     )
     activity = _activity(activity_rows)
     indexed_until = dict.fromkeys(nodes)

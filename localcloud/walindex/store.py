@@ -19,7 +19,9 @@ from datetime import datetime
 from pathlib import Path
 
 from .. import archive
-from .waldump import Batch, Pending, RelInfo, Stream, to_micros
+from .waldump import Batch, Names, Pending, RelInfo, Stream, to_micros
+
+TABLES = ("streams", "pending", "events", "activity", "relations", "schemas", "databases")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS streams (
@@ -47,6 +49,10 @@ CREATE TABLE IF NOT EXISTS relations (
     grp TEXT, node TEXT, db_oid INTEGER, filenode INTEGER,
     schema TEXT NOT NULL, name TEXT NOT NULL, relkind TEXT NOT NULL, rel_oid INTEGER NOT NULL,
     PRIMARY KEY (grp, node, db_oid, filenode)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS schemas (
+    grp TEXT, node TEXT, db_oid INTEGER, nsp_oid INTEGER, name TEXT NOT NULL,
+    PRIMARY KEY (grp, node, db_oid, nsp_oid)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS databases (
     grp TEXT, node TEXT, db_oid INTEGER, name TEXT NOT NULL,
@@ -116,8 +122,15 @@ def load_stream(
     return stream
 
 
-def save(conn: sqlite3.Connection, name: str, stream: Stream, batch: Batch) -> None:
+def save(
+    conn: sqlite3.Connection, name: str, stream: Stream, batch: Batch, names: Names | None = None
+) -> None:
+    """One batch and the stream's new position (and the names learned from the WAL
+    read), in one transaction."""
     with transaction(conn):
+        if names is not None:
+            _write_names(conn, name, stream.node, names.learned, {}, names.learned_schemas)
+            names.learned, names.learned_schemas = {}, {}
         conn.executemany(
             "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(name, *event) for event in batch.events],
@@ -159,30 +172,57 @@ def forget(root: Path, name: str) -> None:
         return
     with group_lock(root, name) as lock, contextlib.closing(connect(root)) as conn:
         with transaction(conn):
-            for table in ("streams", "pending", "events", "activity", "relations", "databases"):
+            for table in TABLES:
                 conn.execute(f"DELETE FROM {table} WHERE grp = ?", (name,))
         lock.unlink(missing_ok=True)
 
 
-def load_names(
-    conn: sqlite3.Connection, name: str, node: str
-) -> tuple[dict[tuple[int, int], RelInfo], dict[int, str]]:
-    """The names kept for ``node`` of group ``name``: (database OID, file node) ->
-    relation, and database OID -> database name."""
+def load_names(conn: sqlite3.Connection, name: str, node: str) -> Names:
+    """The names kept for ``node`` of group ``name``."""
+    key = (name, node)
     relations = {
         (db, fn): RelInfo(schema, rel, kind, oid)
         for db, fn, schema, rel, kind, oid in conn.execute(
             "SELECT db_oid, filenode, schema, name, relkind, rel_oid FROM relations"
             " WHERE grp = ? AND node = ?",
-            (name, node),
+            key,
         )
     }
     databases = dict(
-        conn.execute(
-            "SELECT db_oid, name FROM databases WHERE grp = ? AND node = ?", (name, node)
-        ).fetchall()
+        conn.execute("SELECT db_oid, name FROM databases WHERE grp = ? AND node = ?", key)
     )
-    return relations, databases
+    schemas = {
+        (db, oid): schema
+        for db, oid, schema in conn.execute(
+            "SELECT db_oid, nsp_oid, name FROM schemas WHERE grp = ? AND node = ?", key
+        )
+    }
+    return Names(relations, databases, schemas)
+
+
+def _write_names(
+    conn: sqlite3.Connection,
+    name: str,
+    node: str,
+    relations: dict[tuple[int, int], RelInfo],
+    databases: dict[int, str],
+    schemas: dict[tuple[int, int], str],
+) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO relations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (name, node, db, fn, info.schema, info.name, info.relkind, info.oid)
+            for (db, fn), info in relations.items()
+        ],
+    )
+    conn.executemany(
+        "INSERT OR REPLACE INTO databases VALUES (?, ?, ?, ?)",
+        [(name, node, oid, datname) for oid, datname in databases.items()],
+    )
+    conn.executemany(
+        "INSERT OR REPLACE INTO schemas VALUES (?, ?, ?, ?, ?)",
+        [(name, node, db, oid, schema) for (db, oid), schema in schemas.items()],
+    )
 
 
 def save_names(
@@ -191,20 +231,10 @@ def save_names(
     node: str,
     relations: dict[tuple[int, int], RelInfo],
     databases: dict[int, str],
+    schemas: dict[tuple[int, int], str],
 ) -> None:
     """Add or replace names; names are never forgotten while the group lives, so that
     a table dropped after a pass is still named."""
-    if not relations and not databases:
-        return
-    with transaction(conn):
-        conn.executemany(
-            "INSERT OR REPLACE INTO relations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (name, node, db, fn, info.schema, info.name, info.relkind, info.oid)
-                for (db, fn), info in relations.items()
-            ],
-        )
-        conn.executemany(
-            "INSERT OR REPLACE INTO databases VALUES (?, ?, ?, ?)",
-            [(name, node, oid, datname) for oid, datname in databases.items()],
-        )
+    if relations or databases or schemas:
+        with transaction(conn):
+            _write_names(conn, name, node, relations, databases, schemas)

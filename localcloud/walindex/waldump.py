@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import json
 import re
+import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from .. import archive
+from . import pgclass
 
 FIRST_NORMAL_OID = 16384  # below: objects of initdb (system catalogs)
 SYSTEM_SCHEMAS = ("pg_catalog", "pg_toast", "information_schema")
+CATALOGS = (pgclass.PG_CLASS, pgclass.PG_NAMESPACE)  # whose changes name relations
 RMGRS = ("Heap", "Heap2", "Transaction", "Storage", "Standby", "XLOG")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -92,6 +96,7 @@ class Pending:
     changed: int = 0  # inserted, updated and deleted rows of user tables (activity)
     created: set[tuple[int, int]] = field(default_factory=set)  # new main-fork storage
     imaged: set[tuple[int, int]] = field(default_factory=set)  # new storage given page images
+    made: set[tuple[int, int]] = field(default_factory=set)  # (db, OID) of new pg_class rows
 
     def merge(self, other: Pending) -> None:
         for mine, theirs in ((self.deletes, other.deletes), (self.updates, other.updates)):
@@ -100,6 +105,7 @@ class Pending:
         self.changed += other.changed
         self.created |= other.created
         self.imaged |= other.imaged
+        self.made |= other.made
 
     def to_json(self) -> str:
         return json.dumps(
@@ -109,6 +115,7 @@ class Pending:
                 "changed": self.changed,
                 "created": sorted(self.created),
                 "imaged": sorted(self.imaged),
+                "made": sorted(self.made),
             }
         )
 
@@ -121,6 +128,7 @@ class Pending:
             changed=data["changed"],
             created={tuple(item) for item in data["created"]},
             imaged={tuple(item) for item in data["imaged"]},
+            made={tuple(item) for item in data.get("made", ())},
         )
 
 
@@ -134,6 +142,60 @@ class RelInfo:
     @property
     def user_table(self) -> bool:
         return self.relkind == "r" and self.schema not in SYSTEM_SCHEMAS
+
+    @property
+    def label(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+# Schemas every database has from initdb, by OID (a snapshot or the WAL tells the rest).
+BUILTIN_SCHEMAS = {11: "pg_catalog", 99: "pg_toast", 2200: "public"}
+
+
+class Names:
+    """What a node's relation files and databases are called: (database OID, file
+    node) -> relation, (database OID, relation OID) -> relation, database OID -> name,
+    (database OID, schema OID) -> schema name. Kept in the index; refreshed from the
+    running node on each pass, and from the catalog's changes in the WAL as it is read
+    (so a table created and dropped between two passes is named too)."""
+
+    def __init__(
+        self,
+        relations: dict[tuple[int, int], RelInfo],
+        databases: dict[int, str],
+        schemas: dict[tuple[int, int], str],
+    ):
+        self.relations = relations
+        self.databases = databases
+        self.schemas = schemas
+        self.by_oid = {(db, info.oid): info for (db, _), info in relations.items()}
+        self.learned: dict[tuple[int, int], RelInfo] = {}  # since the last save
+        self.learned_schemas: dict[tuple[int, int], str] = {}
+
+    def schema(self, db: int, oid: int) -> str:
+        found = self.schemas.get((db, oid)) or BUILTIN_SCHEMAS.get(oid)
+        return found if found is not None else f"schema {oid}"
+
+    def learn_relation(self, db: int, row: pgclass.ClassRow) -> None:
+        info = RelInfo(self.schema(db, row.namespace), row.name, row.kind, row.oid)
+        self.by_oid[(db, row.oid)] = info
+        if row.filenode:
+            self.relations[(db, row.filenode)] = info
+            self.learned[(db, row.filenode)] = info
+
+    def learn_schema(self, db: int, row: pgclass.NamespaceRow) -> None:
+        self.schemas[(db, row.oid)] = row.name
+        self.learned_schemas[(db, row.oid)] = row.name
+
+    def user_file(self, key: tuple[int, int]) -> bool:
+        info = self.relations.get(key)
+        if info is not None:
+            return info.user_table
+        return key[1] >= FIRST_NORMAL_OID
+
+    def label(self, key: tuple[int, int]) -> str:
+        info = self.relations.get(key)
+        return info.label if info else f"file node {key[1]}"
 
 
 @dataclass
@@ -161,19 +223,25 @@ class Batch:
 
 
 class Reader:
-    """Turns pg_waldump lines of one stream into events and activity."""
+    """Turns pg_waldump lines of one stream into events and activity.
+
+    ``fetch`` reads the raw record at an LSN (None: not available); with it, changes
+    of ``pg_class`` and ``pg_namespace`` are decoded into ``names`` as they are read.
+    """
 
     def __init__(
         self,
         stream: Stream,
-        relations: dict[tuple[int, int], RelInfo],
-        databases: dict[int, str],
+        names: Names,
         threshold: int,
+        fetch: Callable[[int], bytes | None] | None = None,
+        catalog: pgclass.CatalogReader | None = None,
     ):
         self.stream = stream
-        self.relations = relations
-        self.databases = databases
+        self.names = names
         self.threshold = threshold
+        self.fetch = fetch
+        self.catalog = catalog or pgclass.CatalogReader()
         self.batch = Batch()
         self.switched_at: int | None = None  # lsn of the last record when it was a SWITCH
 
@@ -183,15 +251,28 @@ class Reader:
             found = self.stream.pending[xid] = Pending()
         return found
 
-    def _user_file(self, key: tuple[int, int]) -> bool:
-        info = self.relations.get(key)
-        if info is not None:
-            return info.user_table
-        return key[1] >= FIRST_NORMAL_OID
-
-    def _label(self, key: tuple[int, int]) -> str:
-        info = self.relations.get(key)
-        return f"{info.schema}.{info.name}" if info else f"file node {key[1]}"
+    def _catalog_change(self, xid: int, lsn: int, word: str, filenode: int) -> None:
+        """Learn the name a pg_class or pg_namespace INSERT or UPDATE wrote."""
+        if self.fetch is None:
+            return
+        try:
+            record = self.fetch(lsn)
+            written = self.catalog.new_tuple(word, record) if record else None
+        except (ValueError, IndexError, struct.error):
+            return  # a layout this reader does not know: the name stays unknown
+        if written is None:
+            return
+        db, data = written
+        if filenode == pgclass.PG_CLASS:
+            row = pgclass.class_row(data)
+            if row is not None:
+                self.names.learn_relation(db, row)
+                if word.startswith("INSERT"):
+                    self._pending(xid).made.add((db, row.oid))
+        else:
+            row = pgclass.namespace_row(data)
+            if row is not None:
+                self.names.learn_schema(db, row)
 
     def line(self, text: str) -> None:
         match = RECORD.match(text)
@@ -215,7 +296,10 @@ class Reader:
             if block is None:
                 return
             key = (int(block[1]), int(block[2]))
-            if not self._user_file(key):
+            if key[1] in CATALOGS and kind != "delete":
+                self._catalog_change(xid, lsn, word, key[1])
+                return
+            if not self.names.user_file(key):
                 return
             pending = self._pending(xid)
             pending.changed += 1
@@ -227,7 +311,7 @@ class Reader:
             if word.startswith("MULTI_INSERT"):
                 block = BLOCK.search(rest)
                 tuples = TUPLES.match(rest)
-                if block and tuples and self._user_file((int(block[1]), int(block[2]))):
+                if block and tuples and self.names.user_file((int(block[1]), int(block[2]))):
                     self._pending(xid).changed += int(tuples[1])
         elif rmgr == "Transaction":
             if word == "COMMIT":
@@ -285,14 +369,13 @@ class Reader:
         bucket = self.batch.activity.setdefault(minute, [0, 0])
         bucket[0] += 1
         bucket[1] += done.changed
-        before = None
-        if stream.last_commit is not None:
-            before = min(stream.last_commit, commit_time - 1)
+        # Just before the event for the whole group: the instant before its commit.
+        before = commit_time - 1
         stream.last_commit = commit_time
 
-        def event(kind: str, keys: list[tuple[int, int]], rows: int) -> None:
-            database = self.databases.get(keys[0][0], "") if keys else ""
-            labels = list(dict.fromkeys(self._label(key) for key in keys))
+        def event(kind: str, db: int, labels: list[str], rows: int) -> None:
+            database = self.names.databases.get(db, "")
+            labels = list(dict.fromkeys(labels))
             self.batch.events.append(
                 (
                     commit_time,
@@ -310,43 +393,65 @@ class Reader:
 
         dropped, truncated = self._dropped_tables(fields, done)
         if dropped:
-            event("DROP TABLE", dropped, 0)
+            event("DROP TABLE", dropped[0], dropped[1], 0)
         if truncated:
-            event("TRUNCATE", truncated, 0)
+            event("TRUNCATE", truncated[0], truncated[1], 0)
         for kind, counts in (("DELETE", done.deletes), ("UPDATE", done.updates)):
             if sum(counts.values()) >= self.threshold:
                 ranked = sorted(counts.items(), key=lambda item: -item[1])
-                event(kind, [key for key, _ in ranked], sum(counts.values()))
+                labels = [self.names.label(key) for key, _ in ranked]
+                event(kind, ranked[0][0][0], labels, sum(counts.values()))
 
     def _dropped_tables(
         self, fields: dict[str, str], done: Pending
-    ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-        """The user tables whose files a commit drops: (dropped, truncated)."""
+    ) -> tuple[tuple[int, list[str]] | None, tuple[int, list[str]] | None]:
+        """The user tables a commit drops and those it truncates, each as (database
+        OID, labels), one label per table (its TOAST table and indexes folded in)."""
         files = [key for key in map(rel_file, fields.get("rels", "").split()) if key]
         if not files:
-            return [], []
+            return None, None
         stats = set()
         for item in fields.get("dropped stats", "").split():
             kind, db, oid = item.split("/")
             if kind == "2":  # a relation
                 stats.add((int(db), int(oid)))
-        dropped, truncated = [], []
+        names = self.names
+        # A table made and dropped in one transaction (a rewrite's transient copy) was
+        # never seen by anyone: not an event.
+        dropped = [names.by_oid[key] for key in sorted(stats - done.made) if key in names.by_oid]
+        dropped_labels = [info.label for info in dropped if info.user_table]
+        truncated_labels, unknown_dropped, unknown_truncated = [], [], []
         for key in files:
-            if not self._user_file(key):
-                continue  # an index, a TOAST table, a system catalog
-            info = self.relations.get(key)
-            oid = info.oid if info else key[1]  # unknown: never rewritten, file node = OID
             db = key[0]
+            info = names.relations.get(key)
+            if info is None and key[1] < FIRST_NORMAL_OID:
+                continue  # a system catalog's file
+            if info is not None and (not info.user_table or (db, info.oid) in stats):
+                continue  # an index, a TOAST table, or a table listed as dropped
             created = {item for item in done.created if item[0] == db}
-            if (db, oid) in stats or not created:
-                dropped.append(key)
+            if info is None and ((db, key[1]) in stats or not created):
+                unknown_dropped.append(key)  # never rewritten: file node = OID
+            elif not created:
+                dropped_labels.append(info.label)  # dropped without its statistics
             elif created & stats:
                 continue  # a rewrite through a transient table (VACUUM FULL, CLUSTER, ...)
             elif created <= done.imaged:
                 continue  # copied page by page (SET TABLESPACE) or rebuilt (REINDEX)
+            elif info is None:
+                unknown_truncated.append(key)
             else:
-                truncated.append(key)
-        return dropped, truncated
+                truncated_labels.append(info.label)
+        # Files never named (their creation expired, and no pass saw them): a table's
+        # files were made in order, the table first, so it has the smallest number.
+        if unknown_dropped and not dropped_labels:
+            dropped_labels.append(names.label(min(unknown_dropped)))
+        if unknown_truncated and not truncated_labels:
+            truncated_labels.append(names.label(min(unknown_truncated)))
+        db = files[0][0]
+        return (
+            (db, dropped_labels) if dropped_labels else None,
+            (db, truncated_labels) if truncated_labels else None,
+        )
 
 
 def bad_segment(errors: str, stream: Stream) -> str:

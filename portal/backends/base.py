@@ -271,7 +271,8 @@ class TimelineEvent:
     node: str
     kind: str
     commit_time: datetime
-    # The last commit on that node before the event: restoring to it is "just before".
+    # The instant before the event's commit, for every node: restoring to it is "just
+    # before" (None: not known).
     before: datetime | None
     database: str
     relations: tuple[str, ...]

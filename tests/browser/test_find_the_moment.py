@@ -73,7 +73,7 @@ def test_restore_to_just_before_a_drop_table(
     engine.seal_group("ledger")
     engine.index_events("ledger")  # the agent's pass: it learns the table's name
     # More rows elsewhere before the drop; the coordinator's come last, just before it
-    # (T is the coordinator's last commit before the drop, for every node).
+    # (T is the instant before the drop's commit, for every node).
     for node in ("worker-1", "coordinator"):
         with engine.connect("ledger", node) as conn:
             conn.execute("INSERT INTO ticks (node) SELECT %s FROM generate_series(1, 5)", (node,))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -68,6 +69,14 @@ def test_drop_table_is_listed_at_its_commit_and_restoring_just_before_keeps_it(
     with engine.connect(group) as conn:
         conn.execute("INSERT INTO kept_here SELECT generate_series(1, 20)")
         previous = last_commit(conn)
+    # Other nodes commit after the coordinator's last commit and before the DROP: a
+    # restore just before the DROP keeps these too.
+    with engine.connect(group, "worker-1") as conn:
+        conn.execute("INSERT INTO kept_elsewhere SELECT generate_series(51, 60)")
+        worker_commit = last_commit(conn)
+    while datetime.now(UTC) <= worker_commit:
+        time.sleep(0.001)
+    with engine.connect(group) as conn:
         conn.execute("DROP TABLE doomed")
         dropped_at = last_commit(conn)
     index(engine, group)
@@ -79,8 +88,9 @@ def test_drop_table_is_listed_at_its_commit_and_restoring_just_before_keeps_it(
     assert drop.node == "coordinator"
     assert drop.database == "citus"
     assert drop.relations == ("public.doomed",)
-    assert drop.before == previous  # the last commit before the DROP on that node
-    assert drop.before < drop.commit_time
+    # The instant before the DROP's commit, for every node of the group.
+    assert drop.before == dropped_at - timedelta(microseconds=1)
+    assert previous < worker_commit < drop.before
 
     engine.restore(group, "events-before-drop", drop.before)
     try:
@@ -88,7 +98,7 @@ def test_drop_table_is_listed_at_its_commit_and_restoring_just_before_keeps_it(
             assert conn.execute("SELECT count(*) FROM doomed").fetchone()[0] == 500
             assert conn.execute("SELECT count(*) FROM kept_here").fetchone()[0] == 20
         with engine.connect("events-before-drop", "worker-1") as conn:
-            assert conn.execute("SELECT count(*) FROM kept_elsewhere").fetchone()[0] == 50
+            assert conn.execute("SELECT count(*) FROM kept_elsewhere").fetchone()[0] == 60
         # The restored group's archive holds its ancestor's WAL too; its own index shows
         # nothing of the drop it never had.
         engine.index_events("events-before-drop")
@@ -97,6 +107,40 @@ def test_drop_table_is_listed_at_its_commit_and_restoring_just_before_keeps_it(
         assert restored.indexed_until["coordinator"] is not None
     finally:
         engine.delete_group("events-before-drop")
+
+
+def test_a_table_made_and_dropped_between_two_passes_is_named_once(
+    engine: Engine, group: str, since: datetime
+):
+    """Made, filled and dropped in well under a second with no pass between, as between
+    two of the agent's: their names come from the WAL's catalog changes.
+    One in a new schema after a checkpoint (its pg_class row logged in a page image),
+    one created, truncated and renamed (pg_class updates) before its drop."""
+    with engine.connect(group) as conn:
+        conn.execute("CHECKPOINT")
+        conn.execute("CREATE SCHEMA fleeting")
+        conn.execute("CREATE TABLE fleeting.invoices (id int PRIMARY KEY, note text)")
+        conn.execute("CREATE INDEX ON fleeting.invoices (note)")
+        conn.execute(
+            "INSERT INTO fleeting.invoices"
+            " SELECT g, repeat('x', 3000) FROM generate_series(1, 50) g"
+        )
+        conn.execute("CREATE TABLE brief (id int PRIMARY KEY, body text)")
+        conn.execute("INSERT INTO brief SELECT generate_series(1, 10), 'b'")
+        conn.execute("TRUNCATE brief")
+        conn.execute("ALTER TABLE brief RENAME TO briefer")
+        conn.execute("INSERT INTO briefer SELECT generate_series(1, 10), 'c'")
+        conn.execute("DROP TABLE fleeting.invoices")
+        conn.execute("DROP TABLE briefer")
+    index(engine, group)
+
+    drops = found(engine, group, since, "DROP TABLE")
+    assert [(e.relations, e.database) for e in drops] == [
+        (("fleeting.invoices",), "citus"),
+        (("public.briefer",), "citus"),
+    ]
+    truncates = found(engine, group, since, "TRUNCATE")
+    assert [e.relations for e in truncates] == [("public.brief",)]
 
 
 def test_truncate_is_a_truncate_not_a_drop(engine: Engine, group: str, since: datetime):

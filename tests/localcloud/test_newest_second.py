@@ -89,7 +89,7 @@ def test_engine_lists_a_drop_indexed_in_its_own_second_and_restores_to_just_befo
             if event.kind == "DROP TABLE" and event.relations == (f"public.{table}",)
         ]
         assert [event.commit_time for event in drops] == [dropped_at]
-        # The node's last commit before the DROP: ours (or an autovacuum ANALYZE after it).
+        # The instant before the DROP's commit, for the whole group.
         before = drops[0].before
         assert earliest <= previous <= before < dropped_at <= latest
         tried.append((dropped_at, latest))
@@ -155,7 +155,7 @@ def test_wizard_lists_a_drop_indexed_in_its_own_second_and_restores_to_just_befo
     query = parse_qs(urlsplit(link).query)
     assert query["choice"] == ["custom"]
     point = datetime.fromisoformat(query["point"][0]).replace(tzinfo=UTC)
-    assert previous <= point < dropped_at  # the node's last commit before the DROP
+    assert previous <= point < dropped_at  # the instant before the DROP's commit
     step = wizard.get(link).content.decode()
     key = re.search(r'name="idempotency_key" value="([^"]+)"', step)[1]
     form = {

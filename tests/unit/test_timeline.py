@@ -101,7 +101,7 @@ def test_an_event_in_the_newest_microseconds_of_the_window_is_restorable_to_just
 
     assert row.just_before == START + timedelta(seconds=1.5)
     assert row.link.endswith("point=2026-11-17+12%3A00%3A01.500000")
-    assert row.reason == "the last commit before this event"
+    assert row.reason == "the instant before this event's commit, on every node"
     assert 'class="tl-point"' in svg and svg.count('class="tl-event"') == 1
 
 
