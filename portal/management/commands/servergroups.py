@@ -1,4 +1,5 @@
-"""``servergroups list | show | create | delete | start | stop | backup``, each with --json.
+"""``servergroups list | show | create | delete | start | stop | backup | events``, each
+with --json.
 
 Reads go through every configured backend; lifecycle actions exist in localcloud only.
 """
@@ -15,6 +16,7 @@ from portal import selectors
 from portal.backends import get_backend, get_backends
 from portal.backends.base import Backend, BackendError, NotFound, ServerGroup
 from portal.instants import utc_iso, utc_text
+from portal.management import events_listing
 
 
 def to_json(value) -> str:
@@ -109,6 +111,8 @@ class Command(BaseCommand):
         action("start", "start every node of a localcloud server group")
         action("stop", "stop every node of a localcloud server group")
         action("backup", "take a base backup of every node now")
+        events = action("events", "the WAL's events (DROP, TRUNCATE, large DELETE/UPDATE)")
+        events.add_argument("--since", help="ISO 8601 time with offset or Z, e.g. ...T10:30:00Z")
 
     def handle(self, *args, **options) -> None:
         action = options["action"]
@@ -118,6 +122,8 @@ class Command(BaseCommand):
                 self.list(as_json, options["backend"])
             elif action == "show":
                 self.show(options["name"], options["backend"], as_json, options["show_password"])
+            elif action == "events":
+                self.events(options["name"], options["backend"], as_json, options["since"])
             else:
                 self.local_action(action, options)
         except BackendError as error:
@@ -162,6 +168,15 @@ class Command(BaseCommand):
         self.stdout.write(describe(group))
         if secret is not None:
             self.stdout.write(f"  Admin password: {secret}")
+
+    def events(self, name: str, backend_key: str | None, as_json: bool, since: str | None) -> None:
+        moment = events_listing.parse_since(since) if since is not None else None
+        backend, group = find_group(name, backend_key)
+        found = events_listing.group_events(backend, group, moment)
+        if as_json:
+            self.stdout.write(to_json(events_listing.as_json(group, *found)))
+        else:
+            self.stdout.write(events_listing.as_text(group, *found))
 
     def local_action(self, action: str, options: dict) -> None:
         engine = local_engine(options["backend"] or "local")
