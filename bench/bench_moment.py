@@ -83,12 +83,80 @@ def preview_after_hours(rec, engine, segments: int = 240) -> None:
     )
 
 
+def hour_of_demo_wal(engine) -> None:
+    """One hour of the demo writer's WAL on every node, as it leaves it: a page view
+    every 15 s on each node and an archive_timeout switch a minute (60 segments a
+    node), made at once."""
+    from localcloud.demo import DEMO, write_once
+
+    nodes = engine.nodes(engine.catalog.group(DEMO))
+    for _minute in range(60):
+        for _view in range(4):
+            write_once(engine)
+        for node in nodes:
+            with node.connect() as conn:
+                conn.execute("SELECT pg_switch_wal()")
+    engine.seal_group(DEMO)
+
+
+def index_pass_last_hour(rec, engine) -> None:
+    """The pass the wizard's custom step starts, over the demo group's last hour: the
+    index is put back to where it stood before the hour for each run."""
+    import contextlib
+    import sqlite3
+
+    from localcloud.demo import DEMO
+    from localcloud.walindex import store
+
+    engine.seal_group(DEMO)
+    engine.index_events(DEMO)  # the agent's passes so far
+    with contextlib.closing(sqlite3.connect(":memory:")) as before:
+        with contextlib.closing(store.connect(engine.root)) as index:
+            index.backup(before)
+        hour_of_demo_wal(engine)
+
+        def rewind() -> None:
+            with contextlib.closing(store.connect(engine.root)) as index:
+                before.backup(index)
+
+        passes, sealed, records = [], [], 0
+        for _ in range(RUNS):
+            rewind()
+            begin = time.monotonic()
+            records = engine.index_events(DEMO)
+            passes.append(time.monotonic() - begin)
+        for _ in range(3):
+            rewind()
+            begin = time.monotonic()
+            engine.seal_group(DEMO)
+            engine.index_events(DEMO)
+            sealed.append(time.monotonic() - begin)
+    nodes = len(engine.catalog.group(DEMO)["nodes"])
+    index_seconds = statistics.median(passes)
+    rec.figure(
+        f"index pass over the demo group's last hour ({nodes} nodes, 60 archived segments "
+        f"each, {records} WAL records), median of {RUNS} (max {max(passes):.2f} s)",
+        index_seconds,
+        "s",
+        target="< 1 s",
+        met=index_seconds < 1,
+    )
+    rec.figure(
+        "seal and index pass as the custom step starts it (the last hour), median of 3",
+        statistics.median(sealed),
+        "s",
+        baseline=index_seconds,
+        baseline_label="index pass alone",
+    )
+
+
 def run(rec) -> None:
     from localcloud.demo import ensure_demo
     from localcloud.testing import temporary_engine
 
     with temporary_engine(base_port=BASE_PORT) as engine:
         ensure_demo(engine)
+        index_pass_last_hour(rec, engine)
         preview_ready(rec, engine)
         preview_after_hours(rec, engine)
         with portal_test_env():

@@ -654,6 +654,23 @@ class Engine(Layout):
             earliest=earliest,
         )
 
+    def index_events_soon(self, name: str) -> str:
+        """Seal ``name`` (when Ready) and index its WAL in the background; returns at
+        once with a token for ``index_pass_state``. Raises NotFound."""
+        self.catalog.group(name)
+
+        def work() -> None:
+            if self.catalog.group(name)["status"] == "Ready":
+                self.seal_group(name)
+            self.index_events(name)
+
+        return walindex.background.start(self.root, name, work)
+
+    def index_pass_state(self, name: str, token: str) -> tuple[bool, str]:
+        """(finished, why it failed) of the pass ``index_events_soon`` returned
+        ``token`` for."""
+        return walindex.background.state(self.root, name, token)
+
     def seal_group(self, name: str) -> None:
         """Make every commit so far on the running nodes of ``name`` archived (and so
         indexable and restorable): one commit and a WAL switch per node."""

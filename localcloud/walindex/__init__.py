@@ -29,13 +29,16 @@ The package, by what each part does:
 * ``waldump``: reading pg_waldump's output (records into events and activity);
 * ``store``: the SQLite file, its schema, the positions and the name maps;
 * ``indexer``: a pass over a group's archives (pg_waldump run batch by batch);
-* ``queries``: the read side, what the restore wizard's timeline asks for.
+* ``queries``: the read side, what the restore wizard's timeline asks for;
+* ``background``: passes a page asks for, run in a thread without blocking it;
+* ``records`` and ``pgclass``: raw WAL records, and the names in the catalog's changes.
 
 It imports no engine: the engine hands it the group's nodes and its settings.
 """
 
+from . import background
 from .indexer import ArchivedNode, index_group
 from .queries import read_group
 from .store import forget, index_path
 
-__all__ = ["ArchivedNode", "forget", "index_group", "index_path", "read_group"]
+__all__ = ["ArchivedNode", "background", "forget", "index_group", "index_path", "read_group"]

@@ -24,6 +24,7 @@ import psycopg
 from .. import archive
 from ..errors import LocalCloudError, NodeFailed
 from ..node import Node
+from ..proc import in_parallel
 from . import store
 from .pgclass import CatalogReader
 from .records import SegmentFiles
@@ -289,22 +290,31 @@ def index_group(
     which events are pruned (None: no window). Raises LocalCloudError (naming node and
     file) when a segment cannot be read or pg_waldump is missing."""
     run = Pass(root, group, threshold, still_wanted)
-    records = 0
-    with store.group_lock(root, group), contextlib.closing(store.connect(root)) as conn:
+    with store.group_lock(root, group):
         if not still_wanted():
             return 0
-        for source in nodes:
-            # List the archive before reading the catalog: every record read then
-            # precedes the snapshot of the names.
-            timelines = segments(source.node, source.compression)
-            known = names(conn, group, source)
-            for timeline in sorted(timelines):
-                found = timelines[timeline]
-                stream = store.load_stream(conn, group, source.name, timeline, min(found))
-                records += index_stream(run, conn, source, stream, found, known)
-                if not still_wanted():
-                    return records
+        # Nodes in parallel: most of a pass is decompression, pg_waldump and the
+        # servers' catalogs, all outside this process.
+        records = sum(in_parallel(list(nodes), lambda source: index_node(run, source)))
         start = earliest()
-        if start is not None:
-            store.prune(conn, group, start)
+        if start is not None and still_wanted():
+            with contextlib.closing(store.connect(root)) as conn:
+                store.prune(conn, group, start)
+    return records
+
+
+def index_node(run: Pass, source: ArchivedNode) -> int:
+    """Every timeline of one node's archive, from where the last pass stopped."""
+    records = 0
+    with contextlib.closing(store.connect(run.root)) as conn:
+        # List the archive before reading the catalog: every record read then precedes
+        # the snapshot of the names.
+        timelines = segments(source.node, source.compression)
+        known = names(conn, run.group, source)
+        for timeline in sorted(timelines):
+            found = timelines[timeline]
+            stream = store.load_stream(conn, run.group, source.name, timeline, min(found))
+            records += index_stream(run, conn, source, stream, found, known)
+            if not run.still_wanted():
+                break
     return records

@@ -21,7 +21,16 @@ from pathlib import Path
 from .. import archive
 from .waldump import Batch, Names, Pending, RelInfo, Stream, to_micros
 
-TABLES = ("streams", "pending", "events", "activity", "relations", "schemas", "databases")
+TABLES = (
+    "streams",
+    "pending",
+    "events",
+    "activity",
+    "relations",
+    "schemas",
+    "databases",
+    "passes",
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS streams (
@@ -53,6 +62,12 @@ CREATE TABLE IF NOT EXISTS relations (
 CREATE TABLE IF NOT EXISTS schemas (
     grp TEXT, node TEXT, db_oid INTEGER, nsp_oid INTEGER, name TEXT NOT NULL,
     PRIMARY KEY (grp, node, db_oid, nsp_oid)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS passes (
+    grp TEXT PRIMARY KEY,
+    requested INTEGER NOT NULL,    -- microseconds since the epoch of the newest request
+    finished INTEGER NOT NULL,     -- the newest request a finished pass answered (0: none)
+    error TEXT NOT NULL            -- why that pass failed ("" when it did not)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS databases (
     grp TEXT, node TEXT, db_oid INTEGER, name TEXT NOT NULL,
@@ -238,3 +253,37 @@ def save_names(
     if relations or databases or schemas:
         with transaction(conn):
             _write_names(conn, name, node, relations, databases, schemas)
+
+
+def request_pass(root: Path, name: str, now: int) -> int:
+    """Record that a pass over group ``name`` was asked for at ``now`` (microseconds);
+    returns the request's token, later than every earlier one."""
+    with contextlib.closing(connect(root)) as conn, transaction(conn):
+        row = conn.execute("SELECT requested FROM passes WHERE grp = ?", (name,)).fetchone()
+        token = max(now, row[0] + 1) if row else now
+        conn.execute(
+            "INSERT INTO passes VALUES (?, ?, 0, '')"
+            " ON CONFLICT (grp) DO UPDATE SET requested = excluded.requested",
+            (name, token),
+        )
+    return token
+
+
+def finish_pass(root: Path, name: str, token: int, error: str) -> None:
+    """A pass that began after request ``token`` ended (``error``: why it failed)."""
+    if not index_path(root).exists():
+        return  # the engine's root was removed meanwhile: nobody waits any more
+    with contextlib.closing(connect(root)) as conn, transaction(conn):
+        conn.execute(
+            "UPDATE passes SET finished = ?, error = ? WHERE grp = ? AND finished < ?",
+            (token, error, name, token),
+        )
+
+
+def pass_state(root: Path, name: str) -> tuple[int, str]:
+    """(the newest request a finished pass answered, its error); (0, "") when none."""
+    if not index_path(root).exists():
+        return 0, ""
+    with contextlib.closing(connect(root)) as conn:
+        row = conn.execute("SELECT finished, error FROM passes WHERE grp = ?", (name,)).fetchone()
+    return (row[0], row[1]) if row else (0, "")

@@ -461,6 +461,16 @@ class Backend:
         """Index the WAL archived since the last pass, now."""
         raise self.unsupported("a timeline of WAL events")
 
+    def timeline_refresh_start(self, group_id: str) -> str:
+        """Make the newest WAL indexable and index it in the background; returns at once
+        with a token for ``timeline_refresh_state``."""
+        raise self.unsupported("a timeline of WAL events")
+
+    def timeline_refresh_state(self, group_id: str, token: str) -> tuple[bool, str]:
+        """(finished, why it failed, "" when it did not) of the background pass that
+        ``timeline_refresh_start`` returned ``token`` for."""
+        raise self.unsupported("a timeline of WAL events")
+
     def preview_start(self, group_id: str, point: datetime, node: str) -> PreviewInfo:
         raise self.unsupported("previews")
 

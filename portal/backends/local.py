@@ -283,6 +283,14 @@ class LocalBackend(Backend):
             self.engine.seal_group(group_id)
             self.engine.index_events(group_id)
 
+    def timeline_refresh_start(self, group_id: str) -> str:
+        with engine_errors():
+            return self.engine.index_events_soon(group_id)
+
+    def timeline_refresh_state(self, group_id: str, token: str) -> tuple[bool, str]:
+        with engine_errors():
+            return self.engine.index_pass_state(group_id, token)
+
     @staticmethod
     def _preview(preview) -> PreviewInfo:
         return PreviewInfo(

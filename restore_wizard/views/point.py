@@ -44,15 +44,27 @@ def restore_point(request: HttpRequest, backend: str, name: str) -> HttpResponse
 @require_http_methods(["GET", "POST"])
 @wizard_view
 def restore_timeline(request: HttpRequest, backend: str, name: str) -> HttpResponse:
-    """The restore window with its WAL events (GET); POST indexes the WAL archived since
-    the agent's last pass first ("Index the latest WAL now")."""
+    """The restore window with its WAL events.
+
+    GET shows what is indexed and starts a seal and an index pass in the background
+    ("Indexing the latest WAL…"), which the section polls for (``indexing``: the pass's
+    token; no content until it ends, then the section again with what it found). POST
+    indexes first and answers after ("Index the latest WAL now")."""
     context = restorable_for_user(request, backend, name)
     problem = ""
-    if request.method == "POST":
-        try:
-            context["backend"].refresh_timeline(context["group"].id)
-        except BackendError as error:
-            problem = f"The WAL could not be indexed: {error.message}"
+    source, group_id = context["backend"], context["group"].id
+    try:
+        if request.method == "POST":
+            source.refresh_timeline(group_id)
+        elif "indexing" in request.GET:
+            finished, failure = source.timeline_refresh_state(group_id, request.GET["indexing"])
+            if not finished:
+                return HttpResponse(status=204)  # htmx keeps polling, swaps nothing
+            problem = f"The WAL could not be indexed: {failure}" if failure else ""
+        elif source.has_timeline:
+            context["indexing"] = source.timeline_refresh_start(group_id)
+    except BackendError as error:
+        problem = f"The WAL could not be indexed: {error.message}"
     # Read after the index pass: the window then reaches past every event it found.
     window_read(context)
     data = request.POST if request.method == "POST" else request.GET

@@ -412,6 +412,39 @@ def test_without_pg_waldump_the_error_says_what_to_install(engine: Engine, group
     engine.index_events(group)  # the real engine carries on where it was
 
 
+def wait_for_pass(engine: Engine, group: str, token: str) -> tuple[bool, str]:
+    deadline = time.monotonic() + 120
+    while not (state := engine.index_pass_state(group, token))[0]:
+        assert time.monotonic() < deadline, "the background pass did not finish"
+        time.sleep(0.05)
+    return state
+
+
+def test_a_background_pass_seals_indexes_and_answers_the_page_that_asked(
+    engine: Engine, group: str, since: datetime
+):
+    with engine.connect(group, "worker-1") as conn:
+        conn.execute("CREATE TABLE soon_gone (id int)")
+        conn.execute("DROP TABLE soon_gone")
+
+    token = engine.index_events_soon(group)  # returns at once: no seal, no pass yet
+
+    assert wait_for_pass(engine, group, token) == (True, "")
+    drops = found(engine, group, since, "DROP TABLE")
+    assert [(e.node, e.relations) for e in drops] == [("worker-1", ("public.soon_gone",))]
+
+
+def test_a_failed_background_pass_says_why(engine: Engine, group: str, tmp_path):
+    blind = Engine(engine.root, base_port=engine.base_port, pg_bin=tmp_path)
+    with engine.connect(group) as conn:
+        conn.execute("CREATE TABLE unseen_again (id int)")
+
+    finished, why = wait_for_pass(blind, group, blind.index_events_soon(group))
+
+    assert finished and "pg_waldump" in why and f"{group}/coordinator" in why
+    engine.index_events(group)  # the real engine carries on where it was
+
+
 def test_reading_an_unindexed_or_forgotten_group_is_empty_and_writes_nothing():
     with temporary_engine() as fresh:
         assert fresh.events("never-indexed") == EventIndex((), (), {})
