@@ -145,6 +145,7 @@ class Engine(Layout):
             parameters=dict(group.get("parameters", {})),
             uid=group["uid"],
             restored_from_uid=group.get("restored_from_uid") or "",
+            earliest_restore=window.earliest_point(group),
         )
 
     def list_groups(self) -> list[Group]:
@@ -814,16 +815,45 @@ class Engine(Layout):
     ) -> Iterator[psycopg.Connection]:
         """A superuser connection through the engine's private socket."""
         group = self.catalog.group(name)
-        records = [record for record in group["nodes"] if record["name"] == node]
-        if not records:
-            raise NotFound(f"Server group '{name}' has no node '{node}'.")
-        handle = self.node(group, records[0])
+        handle = self._node_named(group, node)
         try:
             conn = handle.connect(dbname or group["database"])
         except psycopg.OperationalError as error:
             raise NodeFailed(f"{handle.label}: cannot connect: {error}") from error
         with conn:
             yield conn
+
+    @contextlib.contextmanager
+    def connect_as_admin(
+        self, name: str, node: str = "coordinator", *, application_name: str = "localcloud"
+    ) -> Iterator[psycopg.Connection]:
+        """A connection as the group's admin role with its password, as a DBA's client
+        connects (no superuser rights), to the group's database; autocommit."""
+        group = self.catalog.group(name)
+        handle = self._node_named(group, node)
+        try:
+            conn = psycopg.connect(
+                host=str(handle.socket_dir),
+                port=handle.port,
+                user=group["admin_user"],
+                password=group["admin_password"],
+                dbname=group["database"],
+                autocommit=True,
+                connect_timeout=5,
+                application_name=application_name,
+            )
+        except psycopg.OperationalError as error:
+            raise NodeFailed(
+                f"{handle.label}: cannot connect as the admin role: {error}"
+            ) from error
+        with conn:
+            yield conn
+
+    def _node_named(self, group: GroupRecord, node: str) -> Node:
+        records = [record for record in group["nodes"] if record["name"] == node]
+        if not records:
+            raise NotFound(f"Server group '{group['name']}' has no node '{node}'.")
+        return self.node(group, records[0])
 
     def role_names(self, name: str) -> list[str]:
         """The roles of ``name`` a DBA made (not PostgreSQL's own ``pg_*``), by name."""

@@ -90,6 +90,7 @@ class Group:
     postgresql_version: str = "15"
     uid: str = ""  # immutable id; a name may be reused after a delete, this never is
     restored_from_uid: str = ""  # the source's uid ("" when not restored or unknown)
+    earliest_restore: datetime | None = None  # window.earliest_point: None without backups
 
     @property
     def coordinator(self) -> NodeInfo:
@@ -98,12 +99,6 @@ class Group:
     @property
     def has_backup(self) -> bool:
         return bool(self.nodes) and all(node.backups for node in self.nodes)
-
-    @property
-    def earliest_restore(self) -> datetime | None:
-        if not self.has_backup:
-            return None
-        return max(min(b.end_time for b in node.backups) for node in self.nodes)
 
 
 # The WAL event index (walindex/) ---------------------------------------------------

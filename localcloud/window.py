@@ -18,17 +18,25 @@ from .model import format_time, parse_time, utcnow
 from .records import BackupRecord, GroupRecord, GroupStatus, NodeRecord
 
 
+def earliest_point(group: GroupRecord) -> datetime | None:
+    """The earliest point every node of ``group`` can be restored to, whatever its
+    status; None while a node has no backup."""
+    if not group["nodes"] or not all(record["backups"] for record in group["nodes"]):
+        return None
+    return max(
+        min(parse_time(b["end_time"]) for b in record["backups"]) for record in group["nodes"]
+    )
+
+
 def restore_window(group: GroupRecord) -> tuple[datetime, datetime]:
     """(earliest, latest) restore point of the group ``group`` (its catalog record),
     UTC, both inclusive; raises ``NotReady`` when it has none."""
     name = group["name"]
     if group["status"] not in (GroupStatus.READY, GroupStatus.STOPPED):
         raise NotReady(f"Server group '{name}' is {group['status'].lower()}, not ready.")
-    if not all(record["backups"] for record in group["nodes"]):
+    earliest = earliest_point(group)
+    if earliest is None:
         raise NotReady(f"Server group '{name}' has no completed backup yet.")
-    earliest = max(
-        min(parse_time(b["end_time"]) for b in record["backups"]) for record in group["nodes"]
-    )
     if group["status"] == GroupStatus.READY:
         return earliest, utcnow()
     lasts = [parse_time(record["last_commit"]) for record in group["nodes"]]

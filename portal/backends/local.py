@@ -11,8 +11,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import psycopg
-
 from localcloud import Busy, Engine, Group, LocalCloudError, defaults
 from localcloud import NotFound as EngineNotFound
 from localcloud import parameters as server_parameters
@@ -443,28 +441,10 @@ class LocalBackend(Backend):
             with engine_errors(), self.engine.connect(group_id, node) as conn:
                 yield conn
             return
-        with engine_errors():
-            group = self.engine.catalog.group(group_id)
-            records = [record for record in group["nodes"] if record["name"] == node]
-            if not records:
-                raise EngineNotFound(f"Server group '{group_id}' has no node '{node}'.")
-            handle = self.engine.node(group_id, records[0])
-        try:
-            conn = psycopg.connect(
-                host=str(handle.socket_dir),
-                port=handle.port,
-                user=group["admin_user"],
-                password=group["admin_password"],
-                dbname=group["database"],
-                autocommit=True,
-                connect_timeout=5,
-                application_name="restore drill",
-            )
-        except psycopg.OperationalError as error:
-            raise BackendError(
-                f"{handle.label}: cannot connect as the admin role: {error}"
-            ) from error
-        with conn:
+        with (
+            engine_errors(),
+            self.engine.connect_as_admin(group_id, node, application_name="restore drill") as conn,
+        ):
             yield conn
 
     def check(self) -> list[str]:
