@@ -25,7 +25,7 @@ COUNT_BUDGET = 20.0  # seconds for all exact counts together; past it, estimates
 TABLES = """
 SELECT n.nspname, c.relname, c.reltuples::bigint, c.relpersistence,
        CASE WHEN c.relkind = 'p'
-            THEN (SELECT coalesce(sum(pg_relation_size(t.relid)), 0)
+            THEN (SELECT coalesce(sum(pg_relation_size(t.relid)), 0)::bigint
                   FROM pg_partition_tree(c.oid) t)
             ELSE pg_relation_size(c.oid) END
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -1,5 +1,5 @@
-"""``servergroups list | show | create | delete | start | stop | backup | events``, each
-with --json.
+"""``servergroups list | show | create | delete | start | stop | backup | events |
+preview``, each with --json.
 
 Reads go through every configured backend; lifecycle actions exist in localcloud only.
 """
@@ -16,7 +16,7 @@ from portal import selectors
 from portal.backends import get_backend, get_backends
 from portal.backends.base import Backend, BackendError, NotFound, ServerGroup
 from portal.instants import utc_iso, utc_text
-from portal.management import events_listing
+from portal.management import events_listing, preview_session
 
 
 def to_json(value) -> str:
@@ -89,7 +89,10 @@ def describe(group: ServerGroup) -> str:
 
 
 class Command(BaseCommand):
-    help = "List, show, create, delete, start, stop and back up server groups."
+    help = (
+        "List, show, create, delete, start, stop and back up server groups, list their WAL "
+        "events, and preview their data at a point."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
@@ -113,6 +116,12 @@ class Command(BaseCommand):
         action("backup", "take a base backup of every node now")
         events = action("events", "the WAL's events (DROP, TRUNCATE, large DELETE/UPDATE)")
         events.add_argument("--since", help="ISO 8601 time with offset or Z, e.g. ...T10:30:00Z")
+        preview = action("preview", "the data at a point, read-only; removed when this ends")
+        preview.add_argument(
+            "--point", required=True, help="ISO 8601 time with offset or Z, e.g. ...T10:30:00Z"
+        )
+        preview.add_argument("--node", default="coordinator", help="the node (coordinator)")
+        preview.add_argument("--query", help="one read-only SELECT to run in the preview")
 
     def handle(self, *args, **options) -> None:
         action = options["action"]
@@ -124,6 +133,8 @@ class Command(BaseCommand):
                 self.show(options["name"], options["backend"], as_json, options["show_password"])
             elif action == "events":
                 self.events(options["name"], options["backend"], as_json, options["since"])
+            elif action == "preview":
+                self.preview(options)
             else:
                 self.local_action(action, options)
         except BackendError as error:
@@ -177,6 +188,20 @@ class Command(BaseCommand):
             self.stdout.write(to_json(events_listing.as_json(group, *found)))
         else:
             self.stdout.write(events_listing.as_text(group, *found))
+
+    def preview(self, options: dict) -> None:
+        point = preview_session.parse_point(options["point"])
+        backend, group = find_group(options["name"], options["backend"])
+        try:
+            found = preview_session.run(
+                backend, group, point, options["node"], options["query"], self.stderr.write
+            )
+        except KeyboardInterrupt:
+            raise CommandError("Interrupted; the preview was removed.") from None
+        if options["json"]:
+            self.stdout.write(to_json(found))
+        else:
+            self.stdout.write(preview_session.as_text(found))
 
     def local_action(self, action: str, options: dict) -> None:
         engine = local_engine(options["backend"] or "local")
