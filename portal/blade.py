@@ -76,7 +76,8 @@ NAV_LINKS: list[NavLink] = []
 
 
 def register_nav_link(link: NavLink) -> None:
-    """A link in the portal's left menu, after the portal's own first two."""
+    """A link in the portal's left menu, after "All server groups", in the order the
+    apps register them (INSTALLED_APPS order)."""
     if link not in NAV_LINKS:
         NAV_LINKS.append(link)
 

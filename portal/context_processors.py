@@ -8,7 +8,6 @@ from . import blade
 
 CHROME_PAGES = [
     "servergroup_list",
-    "operation_list",
     "activity_log",
     "notification_panel",
     "notification_badge",

@@ -40,6 +40,10 @@ class RestoreWizardConfig(AppConfig):
             "restore_timeline",
             "restore_preview_start",
         )
+        # "Restore operations" in the portal's menu, before other apps' links.
+        blade.register_nav_link(
+            blade.NavLink("operation_list", "Restore operations", "operations", "operations")
+        )
         blade.register_delete_guard(selectors.restore_running_for)
         # Running restores, with the operation page's bars, in the bell's panel.
         bell.register_section(operations.bell_restores)

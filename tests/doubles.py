@@ -182,3 +182,10 @@ class TimelineBackend(PreviewBackend):
             activity=busy,
             indexed_until=self.latest,
         )
+
+
+class UnreachableWindowBackend(TimelineBackend):
+    """A cloud whose restore window cannot be read: every wizard page says why (502)."""
+
+    def restore_window(self, group_id):
+        raise BackendError("The restore window could not be read: the cloud timed out.")

@@ -122,3 +122,18 @@ def restore_into(operator_client, azure, django_capture_on_commit_callbacks):
         return RestoreOperation.objects.get(target_name=name)
 
     return run
+
+
+DAY_GROUP = "ledger-0000"
+DAY_URL = f"/servergroups/local/{DAY_GROUP}/restore/"
+
+
+@pytest.fixture
+def day_window(settings):
+    """A group with a day-long window and two DROP TABLEs one second apart."""
+    settings.PORTAL_BACKENDS = {
+        "local": {"BACKEND": "tests.doubles.TimelineBackend", "OPTIONS": {"count": 1}}
+    }
+    from portal.backends import get_backend
+
+    return get_backend("local")
