@@ -61,8 +61,9 @@ def restore_timeline(request: HttpRequest, backend: str, name: str) -> HttpRespo
             if not finished:
                 return HttpResponse(status=204)  # htmx keeps polling, swaps nothing
             problem = f"The WAL could not be indexed: {failure}" if failure else ""
-        elif source.has_timeline:
-            context["indexing"] = source.timeline_refresh_start(group_id)
+        elif not request.GET.get("from"):
+            # A zoom only redraws: the pass started when the step opened is enough.
+            problem = timeline_refresh_begin(context)
     except BackendError as error:
         problem = f"The WAL could not be indexed: {error.message}"
     # Read after the index pass: the window then reaches past every event it found.
@@ -76,6 +77,19 @@ def restore_timeline(request: HttpRequest, backend: str, name: str) -> HttpRespo
     timeline_context(context, point, data)
     context["timeline_error"] = problem or context["timeline_error"]
     return render(request, TEMPLATE + "#timeline-section", context)
+
+
+def timeline_refresh_begin(context: dict) -> str:
+    """Start a seal and an index pass in the background ("Indexing the latest WAL…",
+    which the section polls for); a problem starting it, as words, or ""."""
+    source = context["backend"]
+    if not source.has_timeline:
+        return ""
+    try:
+        context["indexing"] = source.timeline_refresh_start(context["group"].id)
+    except BackendError as error:
+        return f"The WAL could not be indexed: {error.message}"
+    return ""
 
 
 def timeline_context(context: dict, point, data) -> dict:

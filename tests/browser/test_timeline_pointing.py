@@ -26,8 +26,14 @@ def point_value(page) -> datetime:
     )
 
 
+def visible_box(locator):
+    """Where ``locator`` is drawn, once it is (an htmx swap may be replacing it)."""
+    locator.wait_for(state="visible")
+    return locator.bounding_box()
+
+
 def chart_box(page):
-    return page.locator("#timeline-chart svg.timeline").bounding_box()
+    return visible_box(page.locator("#timeline-chart svg.timeline"))
 
 
 def test_click_sets_the_point_and_zooming_separates_events_a_second_apart(
@@ -35,6 +41,8 @@ def test_click_sets_the_point_and_zooming_separates_events_a_second_apart(
 ):
     sign_in(operator)
     page.goto(f"{live_server.url}/servergroups/local/ledger-0000/restore/details/?choice=custom")
+    # The pass the step starts in the background ends (a poll redraws the section).
+    expect(page.get_by_text("Indexing the latest WAL…")).to_have_count(0)
     markers = page.locator("svg.timeline .tl-event")
     # Over a whole day the two drops, one second apart, are one marker saying so.
     expect(markers).to_have_count(1)
@@ -51,10 +59,14 @@ def test_click_sets_the_point_and_zooming_separates_events_a_second_apart(
     expected = day_window.earliest + (day_window.latest - day_window.earliest) * share
     one_pixel = (day_window.latest - day_window.earliest) / box["width"]
     assert abs(point_value(page) - expected) <= 2 * one_pixel
-    expect(page.locator("svg.timeline .tl-point")).to_have_count(1)
+    clicked = point_value(page).strftime("%Y-%m-%d %H:%M:%S")
+    # The answer redraws the chart with the point marked where the click was.
+    expect(page.locator("svg.timeline .tl-point title")).to_have_text(
+        f"Restore point: {clicked} UTC", timeout=15_000
+    )
 
     # A drag across the marker zooms into that range (the drops still share a marker).
-    cluster = page.locator("svg.timeline .tl-cluster circle").bounding_box()
+    cluster = visible_box(page.locator("svg.timeline .tl-cluster circle"))
     middle = cluster["x"] + cluster["width"] / 2
     page.mouse.move(middle - 40, box["y"] + 60)
     page.mouse.down()
@@ -67,7 +79,7 @@ def test_click_sets_the_point_and_zooming_separates_events_a_second_apart(
     page.locator("svg.timeline a.tl-marker").first.click()
     expect(markers).to_have_count(2, timeout=15_000)
     expect(page.locator("svg.timeline .tl-cluster")).to_have_count(0)
-    first, second = (markers.nth(i).locator("circle").bounding_box() for i in range(2))
+    first, second = (visible_box(markers.nth(i).locator("circle")) for i in range(2))
     assert second["x"] - first["x"] > 40  # pixels: two markers anyone can tell apart
     screenshot("31-timeline-zoomed-to-seconds")
 
