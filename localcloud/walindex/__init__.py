@@ -20,9 +20,13 @@ parent):
 * DELETE and UPDATE: at least ``engine.large_change_rows`` heap DELETE (resp. UPDATE
   and HOT_UPDATE) records on user tables in one transaction.
 
-Names come from a relation map per (group, node): (database OID, file node) ->
-schema, name, kind and OID, snapshotted from every running node on each pass and
-never forgotten, so that a table dropped after one pass is still named.
+Names come from a relation map per (group, node): (database OID, file node) and
+(database OID, relation OID) -> schema, name, kind, snapshotted from every running node
+on each pass and never forgotten, and learned from the catalog's own changes in the WAL
+as it is read (the ``pg_class`` and ``pg_namespace`` rows a transaction wrote), so that
+a table created and dropped between two passes is named as it was at the event. A
+dropped table is listed once: its TOAST table and indexes are known as such and left
+out. Each event's "just before" is the instant before its commit, for every node.
 
 The package, by what each part does:
 

@@ -46,10 +46,11 @@ def restore_point(request: HttpRequest, backend: str, name: str) -> HttpResponse
 def restore_timeline(request: HttpRequest, backend: str, name: str) -> HttpResponse:
     """The restore window with its WAL events.
 
-    GET shows what is indexed and starts a seal and an index pass in the background
-    ("Indexing the latest WAL…"), which the section polls for (``indexing``: the pass's
-    token; no content until it ends, then the section again with what it found). POST
-    indexes first and answers after ("Index the latest WAL now")."""
+    GET shows what is indexed; with ``indexing`` (the token of the background pass that
+    opening step 2 started, see ``timeline_index_start``) it answers no content until
+    that pass ends, then the section with what it found: the section polls for it
+    ("Indexing the latest WAL…"). POST indexes first and answers after ("Index the
+    latest WAL now")."""
     context = restorable_for_user(request, backend, name)
     problem = ""
     source, group_id = context["backend"], context["group"].id
@@ -61,9 +62,6 @@ def restore_timeline(request: HttpRequest, backend: str, name: str) -> HttpRespo
             if not finished:
                 return HttpResponse(status=204)  # htmx keeps polling, swaps nothing
             problem = f"The WAL could not be indexed: {failure}" if failure else ""
-        elif not request.GET.get("from"):
-            # A zoom only redraws: the pass started when the step opened is enough.
-            problem = timeline_refresh_begin(context)
     except BackendError as error:
         problem = f"The WAL could not be indexed: {error.message}"
     # Read after the index pass: the window then reaches past every event it found.
@@ -79,17 +77,16 @@ def restore_timeline(request: HttpRequest, backend: str, name: str) -> HttpRespo
     return render(request, TEMPLATE + "#timeline-section", context)
 
 
-def timeline_refresh_begin(context: dict) -> str:
-    """Start a seal and an index pass in the background ("Indexing the latest WAL…",
-    which the section polls for); a problem starting it, as words, or ""."""
-    source = context["backend"]
-    if not source.has_timeline:
-        return ""
+def timeline_index_start(context: dict) -> None:
+    """Seal and index the newest WAL in the background as the custom step opens, so
+    that its events show without a click; the section polls for the pass's end."""
+    backend = context["backend"]
+    if not backend.has_timeline:
+        return
     try:
-        context["indexing"] = source.timeline_refresh_start(context["group"].id)
+        context["indexing"] = backend.timeline_refresh_start(context["group"].id)
     except BackendError as error:
-        return f"The WAL could not be indexed: {error.message}"
-    return ""
+        context["indexing_error"] = f"The WAL could not be indexed: {error.message}"
 
 
 def timeline_context(context: dict, point, data) -> dict:
@@ -112,6 +109,8 @@ def timeline_context(context: dict, point, data) -> dict:
         timeline_url=context["urls"]["restore_timeline"],
         point=timeline.input_text(point.astimezone(UTC)) if point is not None else "",
     )
+    if context.get("indexing_error"):
+        context["timeline_error"] = context["indexing_error"]
     context.update(
         timeline=found,
         chart=timeline.chart(found, window, point, view, links),

@@ -26,7 +26,7 @@ from ..models import RestoreOperation
 from ..services.checks import RestoreRefused, restore_target_problem
 from ..services.operations import restore_operation_start
 from .guards import servergroup_for_user, wizard_for_user, wizard_view
-from .point import timeline_context, timeline_refresh_begin
+from .point import timeline_context, timeline_index_start
 from .previews import previews_close
 
 TEMPLATE = "restore_wizard/restore.html"
@@ -166,9 +166,9 @@ def details_response(request, context, form, choice) -> HttpResponse:
         point = read_point({"point": form["point"].value() or ""}).moment
         if point is not None and not context["window"].contains(point):
             point = None
-        problem = timeline_refresh_begin(context)
+        if "from" not in request.GET and "to" not in request.GET:  # opened, not zoomed
+            timeline_index_start(context)
         timeline_context(context, point, request.GET)
-        context["timeline_error"] = problem or context["timeline_error"]
     context["preview_nodes"] = [node.name for node in group.nodes] or ["coordinator"]
     return render(request, TEMPLATE + ("#step2" if request.htmx else ""), context)
 
