@@ -84,6 +84,10 @@ class CatalogReader:
     def __init__(self) -> None:
         self.versions: dict[tuple[int, int, int], bytes] = {}
 
+    def forget(self, slot: tuple[int, int, int]) -> None:
+        """The row version at ``slot`` (database, block, offset) is gone or unknown."""
+        self.versions.pop(slot, None)
+
     def new_tuple(self, word: str, record: bytes) -> tuple[int, bytes] | None:
         """(database, data part) of the row version an INSERT or UPDATE record wrote;
         None when it cannot be told (a compressed page image, an unknown old version)."""
@@ -127,5 +131,7 @@ class CatalogReader:
         if flags & SUFFIX_FROM_OLD:
             (suffix,) = struct.unpack_from("<H", logged, 0)
             logged = logged[2:]
+        if prefix + suffix > len(old):
+            return None  # not the version this update was made from
         middle = _logged_tuple(logged)
         return old[:prefix] + middle + (old[len(old) - suffix :] if suffix else b"")

@@ -36,6 +36,9 @@ RECORD = re.compile(
 )
 BLOCK = re.compile(r"blkref #0: rel \d+/(\d+)/(\d+)")
 TUPLES = re.compile(r"^ (\d+) tuples")
+SLOT_BLOCK = re.compile(r"blkref #0: rel \d+/(\d+)/\d+ blk (\d+)")
+OFFSET = re.compile(r"^ off (\d+)")
+NEW_OFFSET = re.compile(r"; new off (\d+)")
 OLDEST_RUNNING = re.compile(r"oldestRunningXid (\d+)")
 # pg_waldump: "error in WAL record at <the last good record>: <why>", where <why> names
 # the bad record ("... at 0/D00028") or its segment ("... in log segment 0000...").
@@ -44,7 +47,7 @@ LSN_AT = re.compile(r"\bat ([0-9A-F]+/[0-9A-F]+)")
 SEGMENT_NAMED = re.compile(r"in log segment ([0-9A-F]{24})")
 SEGMENT_FILE = re.compile(r"^([0-9A-F]{8})([0-9A-F]{16})\.(zst|gz)$")
 
-HEAP_KINDS = {
+HEAP_KINDS = {  # heap records that count as changed rows (and name catalog rows)
     "INSERT": "insert",
     "INSERT+INIT": "insert",
     "DELETE": "delete",
@@ -251,16 +254,21 @@ class Reader:
             found = self.stream.pending[xid] = Pending()
         return found
 
-    def _catalog_change(self, xid: int, lsn: int, word: str, filenode: int) -> None:
-        """Learn the name a pg_class or pg_namespace INSERT or UPDATE wrote."""
-        if self.fetch is None:
-            return
-        try:
-            record = self.fetch(lsn)
-            written = self.catalog.new_tuple(word, record) if record else None
-        except (ValueError, IndexError, struct.error):
-            return  # a layout this reader does not know: the name stays unknown
+    def _catalog_change(self, xid: int, lsn: int, word: str, filenode: int, rest: str) -> None:
+        """Learn the name a pg_class or pg_namespace INSERT or UPDATE wrote. A row
+        version that cannot be read (or a DELETE) is forgotten by its position, so that
+        an UPDATE of whatever takes the position next is never rebuilt from it."""
+        slot = written_slot(word, rest)
+        written = None
+        if self.fetch is not None and not word.startswith("DELETE"):
+            try:
+                record = self.fetch(lsn)
+                written = self.catalog.new_tuple(word, record) if record else None
+            except (ValueError, IndexError, struct.error):
+                written = None  # a layout this reader does not know: the name stays unknown
         if written is None:
+            if slot is not None:
+                self.catalog.forget(slot)
             return
         db, data = written
         if filenode == pgclass.PG_CLASS:
@@ -296,8 +304,8 @@ class Reader:
             if block is None:
                 return
             key = (int(block[1]), int(block[2]))
-            if key[1] in CATALOGS and kind != "delete":
-                self._catalog_change(xid, lsn, word, key[1])
+            if key[1] in CATALOGS:
+                self._catalog_change(xid, lsn, word, key[1], rest)
                 return
             if not self.names.user_file(key):
                 return
@@ -452,6 +460,16 @@ class Reader:
             (db, dropped_labels) if dropped_labels else None,
             (db, truncated_labels) if truncated_labels else None,
         )
+
+
+def written_slot(word: str, rest: str) -> tuple[int, int, int] | None:
+    """(database, block, offset) of the row version a heap INSERT, UPDATE or DELETE
+    line of pg_waldump names (for an UPDATE, the new version)."""
+    block = SLOT_BLOCK.search(rest)
+    offset = (NEW_OFFSET if "UPDATE" in word else OFFSET).search(rest)
+    if block is None or offset is None:
+        return None
+    return int(block[1]), int(block[2]), int(offset[1])
 
 
 def bad_segment(errors: str, stream: Stream) -> str:

@@ -143,6 +143,31 @@ def test_a_table_made_and_dropped_between_two_passes_is_named_once(
     assert [e.relations for e in truncates] == [("public.brief",)]
 
 
+def test_a_name_logged_in_a_compressed_page_image_is_read(
+    engine: Engine, group: str, since: datetime
+):
+    """With wal_compression = pglz, the first change of a pg_class page after a
+    checkpoint is logged as a compressed page image: the name is read from it too."""
+    with engine.connect(group, "worker-1") as conn:
+        conn.execute("ALTER SYSTEM SET wal_compression = 'pglz'")
+        conn.execute("SELECT pg_reload_conf()")
+    try:
+        with engine.connect(group, "worker-1") as conn:
+            assert conn.execute("SHOW wal_compression").fetchone()[0] == "pglz"
+            conn.execute("CHECKPOINT")
+            conn.execute("CREATE TABLE squeezed (id int PRIMARY KEY, body text)")
+            conn.execute("INSERT INTO squeezed SELECT generate_series(1, 10), 's'")
+            conn.execute("DROP TABLE squeezed")
+    finally:
+        with engine.connect(group, "worker-1") as conn:
+            conn.execute("ALTER SYSTEM RESET wal_compression")
+            conn.execute("SELECT pg_reload_conf()")
+    index(engine, group)
+
+    drops = found(engine, group, since, "DROP TABLE")
+    assert [(e.node, e.relations) for e in drops] == [("worker-1", ("public.squeezed",))]
+
+
 def test_truncate_is_a_truncate_not_a_drop(engine: Engine, group: str, since: datetime):
     with engine.connect(group) as conn:
         conn.execute("CREATE TABLE emptied (id int PRIMARY KEY, body text)")
