@@ -297,41 +297,15 @@ def drill_run(*, drill_id: int) -> Drill:
 
     1. choose T; 2. restore into the scratch group (time to Ready measured);
     3. check every node; 4. remove the scratch group, always; 5. record and notify.
+    The heartbeat runs through the clean-up too: a cloud's delete can take minutes, and
+    a drill still cleaning up must not look dead to another scheduler.
     """
     if not drill_claim(drill_id):
         return Drill.objects.get(pk=drill_id)
     drill = Drill.objects.get(pk=drill_id)
     evidence = Evidence(drill)
-    failure = ""
-    cancelled = False
-    backend = None
-    try:
-        with Heartbeat(drill_id):
-            backend = get_backend(drill.backend)
-            evidence.phase("choose the point")
-            drill.point = choose_point(backend, drill)
-            Drill.objects.filter(pk=drill_id).update(point=drill.point)
-            cancel_asked(drill)
-            evidence.phase("restore")
-            began = time.monotonic()
-            restore_scratch(backend, drill, evidence)
-            rto = round(time.monotonic() - began, 3)
-            Drill.objects.filter(pk=drill_id).update(rto_seconds=rto, ready_at=timezone.now())
-            cancel_asked(drill)
-            evidence.phase("checks")
-            plan = plan_for(drill.backend, drill.group_name)
-            found = checks.run_all(backend, drill, evidence, plan)
-            Drill.objects.filter(pk=drill_id).update(
-                nodes=found.nodes, row_counts=found.row_counts, checks=evidence.checks
-            )
-    except DrillCancelled:
-        cancelled = True
-    except BackendError as error:
-        failure = error.message
-    except Exception as error:
-        logger.exception("drill %s failed unexpectedly", drill_id)
-        failure = f"The drill stopped on an unexpected error: {error}"
-    finally:
+    with Heartbeat(drill_id):
+        backend, failure, cancelled = drill_steps(drill, evidence)
         evidence.phase("clean-up")
         cleanup, cleaned = scratch_remove(backend, drill)
         evidence.end_phase()
@@ -355,6 +329,37 @@ def drill_run(*, drill_id: int) -> Drill:
         note="" if failure else unchecked_note(evidence.checks),
     )
     return Drill.objects.get(pk=drill_id)
+
+
+def drill_steps(drill: Drill, evidence: Evidence) -> tuple[Backend | None, str, bool]:
+    """Steps 1 to 3 of ``drill_run``; (the backend, why the drill failed, cancelled)."""
+    backend = None
+    try:
+        backend = get_backend(drill.backend)
+        evidence.phase("choose the point")
+        drill.point = choose_point(backend, drill)
+        Drill.objects.filter(pk=drill.pk).update(point=drill.point)
+        cancel_asked(drill)
+        evidence.phase("restore")
+        began = time.monotonic()
+        restore_scratch(backend, drill, evidence)
+        rto = round(time.monotonic() - began, 3)
+        Drill.objects.filter(pk=drill.pk).update(rto_seconds=rto, ready_at=timezone.now())
+        cancel_asked(drill)
+        evidence.phase("checks")
+        plan = plan_for(drill.backend, drill.group_name)
+        found = checks.run_all(backend, drill, evidence, plan)
+        Drill.objects.filter(pk=drill.pk).update(
+            nodes=found.nodes, row_counts=found.row_counts, checks=evidence.checks
+        )
+    except DrillCancelled:
+        return backend, "", True
+    except BackendError as error:
+        return backend, error.message, False
+    except Exception as error:
+        logger.exception("drill %s failed unexpectedly", drill.pk)
+        return backend, f"The drill stopped on an unexpected error: {error}", False
+    return backend, "", False
 
 
 def drill_cancel(*, drill_id: int, user) -> str:

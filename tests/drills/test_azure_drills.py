@@ -5,6 +5,7 @@ ARM's long-running operation), always. A DBA's Delete of a real group stays refu
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -230,3 +231,26 @@ def test_cancel_during_an_azure_restore_lets_it_finish_then_deletes_the_server(
     assert drill.operation.status == "succeeded"
     assert drill.cleaned_up and clouds["azure"].requests_to("DELETE", f"/{drill.scratch_name}$")
     assert clouds["azure"].cluster(SUB_A, RG, drill.scratch_name) is None
+
+
+def test_the_heartbeat_goes_on_while_a_slow_delete_runs(clouds, monkeypatch):
+    """A cloud's delete can take minutes: the drill must not look dead meanwhile, or
+    another scheduler would finish it and delete the server a second time."""
+    accept_cost("azure", "orders")
+    drill = services.drill_start(backend_key="azure", group_name="orders", trigger="cli")
+    monkeypatch.setattr(services, "HEARTBEAT_SECONDS", 0.1)
+    remove = services.scratch_remove
+    seen = {}
+
+    def slow_remove(backend, drill):
+        seen["before"] = Drill.objects.get(pk=drill.pk).heartbeat_at
+        time.sleep(1.0)
+        seen["after"] = Drill.objects.get(pk=drill.pk).heartbeat_at
+        return remove(backend, drill)
+
+    monkeypatch.setattr(services, "scratch_remove", slow_remove)
+
+    drill = services.drill_run(drill_id=drill.pk)
+
+    assert seen["after"] > seen["before"]
+    assert drill.status == Drill.Status.PASSED and drill.cleaned_up
