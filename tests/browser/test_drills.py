@@ -97,6 +97,15 @@ def test_an_operator_schedules_runs_and_exports_a_drill(
     assert "s to Ready, passed" in bar.locator("title").text_content()
     screenshot("04-chart")
 
+    # The drill's restore ran as a restore operation: its page is one click away.
+    page.locator("#drill-list tbody tr").first.get_by_role("link").first.click()
+    expect(page.locator("#drill-restore")).to_contain_text("Succeeded")
+    expect(page.get_by_role("button", name="Cancel drill")).to_have_count(0)
+    page.locator("#drill-restore").get_by_role("link").click()
+    expect(page.locator("#operation-started-by")).to_contain_text("restore drill")
+    page.go_back()
+    page.go_back()
+
     with page.expect_download() as download:
         page.get_by_role("link", name="Download CSV").click()
     path = tmp_path / "drills.csv"
