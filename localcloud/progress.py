@@ -78,6 +78,10 @@ class NodeFigures:
         self.wal_total = 0
         self.phase_began = time.monotonic()
         self.done_at_phase_start = 0
+        # What the node measured, for the next estimates (see rates.py): seconds spent
+        # in each phase, and the WAL replayed when it left recovery.
+        self.spent: dict[NodePhase, float] = {}
+        self.replayed = 0
 
     def done(self) -> int:
         return self.wal_done if self.phase == NodePhase.REPLAYING else self.bytes_done
@@ -143,6 +147,22 @@ class Tracker:
         self.watch = watch
         self.lock = threading.Lock()
         self.last_report = 0.0
+        self.began = time.monotonic()
+
+    def measured(self) -> list[dict]:
+        """What each node measured (``rates.NodeRun``'s fields), once every node is Ready."""
+        with self.lock:
+            return [
+                dict(
+                    node=name,
+                    unpack_bytes=node.bytes_total,
+                    unpack_seconds=round(node.spent.get(NodePhase.UNPACKING, 0.0), 4),
+                    replay_bytes=node.replayed,
+                    replay_seconds=round(node.spent.get(NodePhase.REPLAYING, 0.0), 4),
+                    backup_seconds=round(node.spent.get(NodePhase.BACKING_UP, 0.0), 4),
+                )
+                for name, node in self.nodes.items()
+            ]
 
     def update(self, name: str, *, phase: NodePhase | None = None, **figures: int) -> None:
         with self.lock:
@@ -152,6 +172,9 @@ class Tracker:
                 setattr(node, key, value)
             changed = phase is not None and phase != node.phase
             if changed:
+                node.spent[node.phase] = node.spent.get(node.phase, 0.0) + now - node.phase_began
+                if node.phase == NodePhase.REPLAYING:
+                    node.replayed = node.wal_done
                 if phase in (NodePhase.BACKING_UP, NodePhase.READY):
                     node.bytes_done, node.wal_done = node.bytes_total, node.wal_total
                 node.phase = phase
@@ -235,18 +258,27 @@ class ReplayWatch:
             if self.cancelled():
                 self.node.kill()
                 return
-            try:
-                with self.node.connect(timeout=2) as conn:
-                    lsn = conn.execute("SELECT pg_last_wal_replay_lsn()::text").fetchone()[0]
-            except psycopg.Error:
-                continue  # not accepting connections before it is consistent
+            lsn = self.replay_lsn()
             if lsn and not self.stop.is_set():
                 self.replayed(max(0, archive.parse_lsn(lsn) - self.start_lsn))
+
+    def replay_lsn(self) -> str | None:
+        try:
+            with self.node.connect(timeout=2) as conn:
+                return conn.execute("SELECT pg_last_wal_replay_lsn()::text").fetchone()[0]
+        except psycopg.Error:
+            return None  # not accepting connections before it is consistent
 
     def __enter__(self) -> ReplayWatch:
         self.thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, failed, *exc) -> None:
         self.stop.set()
         self.thread.join()
+        if failed is None:
+            # Promoted: the position stays where replay ended, exactly (the last poll
+            # may be up to 0.3 s old), which is what the measured rates need.
+            lsn = self.replay_lsn()
+            if lsn:
+                self.replayed(max(0, archive.parse_lsn(lsn) - self.start_lsn))

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from collections.abc import Callable
 
-from . import archive, backup, pgdata, roles
+from . import archive, backup, pgdata, rates, roles
 from .catalog import group_record
 from .errors import LocalCloudError, NodeFailed, RestoreCancelled, RestoreFailed
 from .layout import Layout
@@ -219,4 +220,5 @@ def _execute(
         stored.pop("restore", None)
     for name in tracker.nodes:
         tracker.update(name, phase=NodePhase.READY)
+    rates.record_restore(layout.root, target, time.monotonic() - tracker.began, tracker.measured())
     report("ready", None, 100)
