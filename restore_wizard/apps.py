@@ -39,6 +39,7 @@ class RestoreWizardConfig(AppConfig):
             "restore_point",
             "restore_timeline",
             "restore_preview_start",
+            "restore_estimate",
         )
         # "Restore operations" in the portal's menu, before other apps' links.
         blade.register_nav_link(

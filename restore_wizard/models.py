@@ -66,6 +66,9 @@ class RestoreOperation(models.Model):
     # "seconds_left": the group's, "coarse": the cloud reports its state only,
     # "message": the cloud's last word}. Written by the runner, read by every page.
     progress = models.JSONField(default=dict, blank=True)
+    # What the backend estimated when the restore started (RestoreEstimate.to_json()),
+    # kept to be shown beside the time it took.
+    estimate = models.JSONField(default=dict, blank=True)
     token = models.TextField(blank=True)
     message = models.TextField(blank=True)
     # The backend's latest words on a running restore (a cloud's state, an estimate).

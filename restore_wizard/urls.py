@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import backups, operations, point, post_restore, previews, steps
+from .views import backups, estimate, operations, point, post_restore, previews, steps
 
 urlpatterns = [
     path("servergroups/<str:backend>/<str:name>/restore/", steps.restore, name="restore_start"),
@@ -23,6 +23,11 @@ urlpatterns = [
         "servergroups/<str:backend>/<str:name>/restore/timeline/",
         point.restore_timeline,
         name="restore_timeline",
+    ),
+    path(
+        "servergroups/<str:backend>/<str:name>/restore/estimate/",
+        estimate.restore_estimate,
+        name="restore_estimate",
     ),
     path(
         "servergroups/<str:backend>/<str:name>/restore/preview/",

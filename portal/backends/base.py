@@ -211,6 +211,95 @@ ProgressCallback = Callable[[Progress], None]
 
 
 @dataclass(frozen=True)
+class NodeEstimate:
+    """One node of a restore, before it starts: the base backup it will unpack, the
+    archived WAL from that backup's end to where recovery to T stops, and the time."""
+
+    node: str
+    backup: str  # the base backup's id
+    backup_end: datetime | None
+    unpack_bytes: int | None
+    wal_bytes: int | None
+    # No commit after T is archived yet: the WAL runs to the archive's end (and the
+    # commit the restore itself writes there), so ``wal_bytes`` is read to that end.
+    to_archive_end: bool = False
+    seconds: float | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "node": self.node,
+            "backup": self.backup,
+            "backup_end": self.backup_end.isoformat() if self.backup_end else None,
+            "unpack_bytes": self.unpack_bytes,
+            "wal_bytes": self.wal_bytes,
+            "to_archive_end": self.to_archive_end,
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> NodeEstimate:
+        end = data.get("backup_end")
+        return cls(
+            node=str(data.get("node", "")),
+            backup=str(data.get("backup", "")),
+            backup_end=datetime.fromisoformat(end) if end else None,
+            unpack_bytes=data.get("unpack_bytes"),
+            wal_bytes=data.get("wal_bytes"),
+            to_archive_end=bool(data.get("to_archive_end")),
+            seconds=data.get("seconds"),
+        )
+
+
+@dataclass(frozen=True)
+class RestoreEstimate:
+    """How long a restore will take, said before it starts.
+
+    ``seconds`` is the whole group's (its nodes restore in parallel), None when the
+    cloud gives no figure; ``rough`` says the cloud only documents a range, in
+    ``message``. ``basis`` says where the figures come from.
+    """
+
+    seconds: float | None
+    nodes: tuple[NodeEstimate, ...] = ()
+    basis: str = ""
+    point: datetime | None = None
+    rough: bool = False
+    message: str = ""
+
+    @property
+    def unpack_bytes(self) -> int:
+        return sum(node.unpack_bytes or 0 for node in self.nodes)
+
+    @property
+    def wal_bytes(self) -> int:
+        return sum(node.wal_bytes or 0 for node in self.nodes)
+
+    def to_json(self) -> dict:
+        return {
+            "seconds": self.seconds,
+            "unpack_bytes": self.unpack_bytes,
+            "wal_bytes": self.wal_bytes,
+            "point": self.point.isoformat() if self.point else None,
+            "basis": self.basis,
+            "rough": self.rough,
+            "message": self.message,
+            "nodes": [node.to_json() for node in self.nodes],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> RestoreEstimate:
+        point = data.get("point")
+        return cls(
+            seconds=data.get("seconds"),
+            nodes=tuple(NodeEstimate.from_json(node) for node in data.get("nodes") or ()),
+            basis=str(data.get("basis", "")),
+            point=datetime.fromisoformat(point) if point else None,
+            rough=bool(data.get("rough")),
+            message=str(data.get("message", "")),
+        )
+
+
+@dataclass(frozen=True)
 class RestoreResult:
     target_id: str
     target_name: str
@@ -436,6 +525,13 @@ class Backend:
         """Forget anything cached, so the next read asks the cloud."""
 
     # Restores
+    def restore_estimate(
+        self, group_id: str, choice: str, point: datetime | None
+    ) -> RestoreEstimate | None:
+        """How long restoring ``group_id`` to ``choice``/``point`` will take, said before
+        OK; None when this cloud gives no estimate."""
+        return None
+
     def begin_restore(self, request: RestoreRequest) -> str:
         raise NotImplementedError
 

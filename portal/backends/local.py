@@ -8,10 +8,10 @@ import json
 import math
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from localcloud import Busy, Engine, Group, LocalCloudError, defaults
+from localcloud import Busy, Engine, Group, LocalCloudError, defaults, estimate
 from localcloud import NotFound as EngineNotFound
 from localcloud import parameters as server_parameters
 
@@ -23,6 +23,7 @@ from .base import (
     CopyResult,
     FirewallRule,
     Node,
+    NodeEstimate,
     NodeProgress,
     NotFound,
     Parameter,
@@ -32,6 +33,7 @@ from .base import (
     PreviewTable,
     Progress,
     ProgressCallback,
+    RestoreEstimate,
     RestoreRequest,
     RestoreResult,
     RestoreWindow,
@@ -169,6 +171,36 @@ class LocalBackend(Backend):
             return self.engine.name_available(name)
 
     # Restores
+
+    def restore_estimate(
+        self, group_id: str, choice: str, point: datetime | None
+    ) -> RestoreEstimate | None:
+        """From the backups and the archive of ``group_id`` and the rates this machine's
+        past restores measured (``localcloud.estimate``)."""
+        with engine_errors():
+            found = estimate.estimate(
+                self.engine,
+                group_id,
+                point if choice not in ("earliest", "latest") else None,
+                latest=choice == "latest",
+            )
+        return RestoreEstimate(
+            seconds=found.seconds,
+            nodes=tuple(
+                NodeEstimate(
+                    node=node.node,
+                    backup=node.backup_id,
+                    backup_end=node.backup_end,
+                    unpack_bytes=node.unpack_bytes,
+                    wal_bytes=node.wal_bytes,
+                    to_archive_end=node.to_archive_end,
+                    seconds=node.seconds,
+                )
+                for node in found.nodes
+            ),
+            basis=found.basis,
+            point=found.point,
+        )
 
     def begin_restore(self, request: RestoreRequest) -> str:
         with engine_errors():

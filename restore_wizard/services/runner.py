@@ -14,6 +14,7 @@ from django.utils import timezone
 from portal.backends import BackendError, get_backend
 from portal.backends.base import Backend, Progress, ProgressCallback, RestoreRequest
 
+from .. import estimates
 from ..models import RestoreOperation
 from .outcomes import (
     restore_operation_end_in_error,
@@ -151,6 +152,7 @@ def restore_operation_run(*, operation_id: int, echo: ProgressCallback | None = 
                 )
                 RestoreOperation.objects.filter(pk=operation_id).update(token=token)
             heartbeat.token = token
+            estimates.operation_estimate_store(operation_id=operation_id, backend=backend)
             # A cancel that came before the token: the restore must not start.
             if RestoreOperation.objects.filter(pk=operation_id, status=Status.CANCELLING).exists():
                 heartbeat.pass_cancel_on()

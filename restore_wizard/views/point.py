@@ -38,7 +38,10 @@ def restore_point(request: HttpRequest, backend: str, name: str) -> HttpResponse
     context.update(point_context(reading, request.GET.get("point_source") or "utc"))
     context["point_problem"] = problem
     timeline_context(context, reading.moment if not problem else None, request.GET)
-    return render(request, TEMPLATE + "#point-conversion", context)
+    response = render(request, TEMPLATE + "#point-conversion", context)
+    if reading.moment is not None and not problem:
+        response["HX-Trigger-After-Settle"] = "restore-point-changed"  # step 2's estimate
+    return response
 
 
 @require_http_methods(["GET", "POST"])

@@ -21,6 +21,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from portal.backends import BackendError
 
 from .. import selectors, timeline
+from ..estimates import estimate_context
 from ..forms import RestoreForm, read_point
 from ..models import RestoreOperation
 from ..services.checks import RestoreRefused, restore_target_problem
@@ -170,6 +171,8 @@ def details_response(request, context, form, choice) -> HttpResponse:
             timeline_index_start(context)
         timeline_context(context, point, request.GET)
     context["preview_nodes"] = [node.name for node in group.nodes] or ["coordinator"]
+    point = read_point(form.data if form.is_bound else form.initial).moment
+    estimate_context(context, choice, point)
     return render(request, TEMPLATE + ("#step2" if request.htmx else ""), context)
 
 

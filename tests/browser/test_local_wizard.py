@@ -114,7 +114,14 @@ def test_custom_restore_point_in_the_browser(
     open_restore(page, live_server, screenshot)
     page.get_by_label("Custom restore point").check()
     page.get_by_role("button", name="Next").click()
+    estimate = page.locator("#estimate-summary")
+    expect(estimate).to_contain_text("About ")  # of the latest point, where the step starts
     page.get_by_label("Restore point (UTC)").fill(point.strftime("%Y-%m-%dT%H:%M:%S.%f"))
+    # The estimate follows the point typed: per node the backup, bytes, WAL and time.
+    expect(page.locator("#estimate-point")).to_contain_text(point.strftime("%Y-%m-%d %H:%M:%S"))
+    expect(estimate).to_contain_text("of WAL to replay")
+    expect(page.locator("#restore-estimate tbody tr")).to_have_count(3)
+    expect(page.locator("#point-conversion")).to_contain_text("Restores to")
     page.get_by_label("Restore to new server").fill("shop-custom")
     screenshot("03-details")
     page.get_by_role("button", name="OK").click()

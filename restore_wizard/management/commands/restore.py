@@ -1,5 +1,5 @@
-"""``restore SOURCE (--earliest | --latest | --point ISO8601) --name NEW [--wait] [--as USER]``,
-``restore --cancel OPERATION``.
+"""``restore SOURCE (--earliest | --latest | --point ISO8601) --name NEW [--wait] [--as USER]
+[--dry-run]``, ``restore --cancel OPERATION``.
 
 A restore from the command line is a RestoreOperation like one from the portal's OK:
 it shows in Restore operations, the operators' bell and the Activity log, started by
@@ -8,7 +8,9 @@ the name reserved before the command returns. With --wait the restore runs in th
 process, printing every node's progress, and the command ends when the new group is
 Ready (or the restore failed or was cancelled, and was rolled back). Without it the
 restore continues in a detached process; if that process dies, the watchdog hands the
-operation to a task worker.
+operation to a task worker. --dry-run checks the point and the name, starts nothing, and
+prints the estimate: per node the backup, the bytes to unpack, the WAL to replay and the
+time (``--json``: the same under ``estimate``).
 
 It lives in the restore wizard, not the portal, because it writes the wizard's records
 (imports go one way: restore_wizard -> portal).
@@ -28,13 +30,20 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 
 from portal.backends import get_backend
 from portal.backends.base import BackendError, Progress, RestoreRequest
 from portal.instants import utc_text
 from portal.management.commands.servergroups import find_group, to_json
+from restore_wizard import estimates
 from restore_wizard.models import RestoreOperation
-from restore_wizard.services.checks import DRILL_NAME, RestoreRefused
+from restore_wizard.services.checks import (
+    DRILL_NAME,
+    RestoreRefused,
+    restore_point_problem,
+    restore_target_problem,
+)
 from restore_wizard.services.operations import restore_operation_cancel, restore_operation_record
 from restore_wizard.services.runner import restore_operation_run
 from restore_wizard.templatetags.restore_tags import duration
@@ -90,6 +99,11 @@ class Command(BaseCommand):
         point.add_argument("--point", help="ISO 8601 time with offset or Z, e.g. ...T10:30:00Z")
         parser.add_argument("--name", help="name of the new server group")
         parser.add_argument("--wait", action="store_true", help="run until the group is Ready")
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="check the point and the name and print the estimate; start nothing",
+        )
         parser.add_argument("--backend", help="registry key of the source's backend")
         parser.add_argument("--json", action="store_true", help="machine-readable output")
         parser.add_argument(
@@ -151,6 +165,9 @@ class Command(BaseCommand):
             raise CommandError(
                 f"The {backend.label} backend offers no --{choice} restore for {group.name}."
             )
+        if options["dry_run"]:
+            self.dry_run(backend, group, choice, point, options)
+            return
         token = backend.begin_restore(
             RestoreRequest(
                 source_id=group.id,
@@ -203,6 +220,40 @@ class Command(BaseCommand):
                 f"(operation #{operation.pk}); see: python manage.py servergroups show "
                 f"{options['name']}"
             )
+
+    def dry_run(self, backend, group, choice: str, point, options: dict) -> None:
+        """What ``restore`` would do, and how long it would take; nothing is started."""
+        problem = restore_target_problem(backend=backend, group=group, target_name=options["name"])
+        if problem:
+            raise CommandError(problem)
+        if point is not None:
+            window = backend.restore_window(group.id)
+            problem = restore_point_problem(point=point, window=window, now=timezone.now())
+            if problem:
+                raise CommandError(problem)
+        estimate = backend.restore_estimate(group.id, choice, point)
+        if options["json"]:
+            result = {
+                "target": options["name"],
+                "status": "Dry run",
+                "source": group.name,
+                "choice": choice,
+                "point": point.isoformat() if point else None,
+                "estimate": estimate.to_json() if estimate else None,
+            }
+            self.stdout.write(json.dumps(result))
+            return
+        where = utc_text(estimate.point) if estimate and estimate.point else choice
+        lines = [f"Dry run, nothing was started: restoring '{group.name}' to {where} "]
+        lines[0] += f"into '{options['name']}'."
+        if estimate is None:
+            lines.append(f"The {backend.label} backend gives no estimate.")
+        else:
+            lines.append(estimates.summary(estimate) + ".")
+            lines += [f"  {estimates.node_words(node)}" for node in estimate.nodes]
+            if estimate.basis:
+                lines.append(f"From {estimate.basis}.")
+        self.stdout.write("\n".join(lines))
 
     def echo(self, as_json: bool):
         last: list[str] = []
