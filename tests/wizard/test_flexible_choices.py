@@ -257,3 +257,14 @@ def test_a_fast_restore_whose_worker_died_resumes_the_same_azure_operation(
     assert operation.restored_point == backup
     assert len(flexible.restore_puts()) == 1
     assert flexible.server(SUB_A, "rg-prod", "sales-orphan").state == "Ready"
+
+
+def test_step_2_gives_what_azure_documents_about_the_time_and_no_figure(operator_client, flexible):
+    html = operator_client.get(
+        "/servergroups/flexible/sales/restore/estimate/",
+        {"choice": "latest"},
+    ).content.decode()
+
+    assert "Azure restores" in html
+    assert "documentation says minutes to hours" in html
+    assert "to unpack" not in html

@@ -78,3 +78,14 @@ def test_a_tampered_choice_goes_back_to_step_one(operator_client, azure):
 
     assert "Choose the earliest or a custom restore point." in response.content.decode()
     assert "Restore to new server" not in response.content.decode()
+
+
+def test_azure_step_2_says_azure_gives_no_estimate_and_shows_no_figure(operator_client, azure):
+    html = operator_client.get(DETAILS_URL, {"choice": "earliest"}).content.decode()
+
+    assert "How long the restore will take" in html
+    assert (
+        "Azure gives no estimate: its documentation says a restore takes from minutes to "
+        "hours, depending on the WAL to replay since the last backup."
+    ) in html
+    assert "to unpack" not in html
