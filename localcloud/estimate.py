@@ -195,7 +195,7 @@ def node_estimate(
         replay_bytes=replay_bytes,
         stop_lsn=f"{stop.lsn >> 32:X}/{stop.lsn & 0xFFFFFFFF:X}",
         to_archive_end=not stop.exact,
-        seconds=round(figures.node_seconds(unpack_bytes, replay_bytes), 2),
+        seconds=round(figures.node_seconds(unpack_bytes, replay_bytes, len(group["nodes"])), 2),
     )
 
 

@@ -9,7 +9,10 @@ the seconds of its first backup. The last ``KEEP`` runs are kept.
 
 A phase's time is a fixed part plus bytes over a rate (``fit``): starting a node and
 promoting it costs about the same whether it replays 1 MB or 1 GB, and a rate taken
-from a small restore alone would make a large one look slow. Every figure is a median
+from a small restore alone would make a large one look slow. The nodes of a restore
+share this machine's cores: with more nodes than cores each node gets a share of one
+(``share``), so a node's measured time is scaled to a whole core before fitting and
+back to its share when estimating. Every figure is a median
 over the kept runs, so one run on a loaded machine does not swing the estimate. Before
 anything is measured the defaults below are used; they are deliberately low rates and
 long fixed parts, so that the first estimate errs long rather than short.
@@ -37,6 +40,15 @@ LARGE = 32 * 1024 * 1024  # bytes: a phase this large tells the rate, a smaller 
 DEFAULT_UNPACK_FIXED = 0.1
 DEFAULT_REPLAY_FIXED = 1.0
 DEFAULT_OVERHEAD = 0.5
+
+
+def share(nodes: int, cores: int) -> float:
+    """The part of one core each node gets when ``nodes`` restore at once."""
+    return min(1.0, cores / max(1, nodes))
+
+
+def cpu_count() -> int:
+    return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -95,15 +107,18 @@ class Rates:
     overhead: float = DEFAULT_OVERHEAD
     runs: int = 0  # measured restores these come from; 0: the defaults
     nodes: int = field(default=0, compare=False)  # node samples among them
+    cores: int = field(default_factory=cpu_count, compare=False)
 
-    def node_seconds(self, unpack_bytes: int, replay_bytes: int) -> float:
-        return (
+    def node_seconds(self, unpack_bytes: int, replay_bytes: int, nodes: int = 1) -> float:
+        """One node's time when ``nodes`` restore at once."""
+        whole_core = (
             self.unpack_fixed
             + unpack_bytes / self.unpack_rate
             + self.replay_fixed
             + replay_bytes / self.replay_rate
             + self.backup_seconds
         )
+        return whole_core / share(nodes, self.cores)
 
     def basis(self) -> str:
         """Where the figures come from, in words."""
@@ -140,18 +155,21 @@ def fit(samples: list[tuple[float, float]], rate: float, fixed: float) -> tuple[
     return fixed, rate
 
 
-def derive(runs: list[Run]) -> Rates:
-    """The rates from ``runs`` (any order), or the defaults when there are none."""
+def derive(runs: list[Run], cores: int | None = None) -> Rates:
+    """The rates from ``runs`` (any order) on a machine of ``cores`` (default: this
+    one's), or the defaults when there are none."""
+    cores = cores or cpu_count()
     if not runs:
-        return Rates()
-    nodes = [node for run in runs for node in run.nodes]
+        return Rates(cores=cores)
+    # (node, the part of a core it had) for every node of every run
+    nodes = [(node, share(len(run.nodes), cores)) for run in runs for node in run.nodes]
     unpack_fixed, unpack_rate = fit(
-        [(n.unpack_bytes, n.unpack_seconds) for n in nodes],
+        [(n.unpack_bytes, n.unpack_seconds * part) for n, part in nodes],
         DEFAULT_UNPACK_RATE,
         DEFAULT_UNPACK_FIXED,
     )
     replay_fixed, replay_rate = fit(
-        [(n.replay_bytes, n.replay_seconds) for n in nodes],
+        [(n.replay_bytes, n.replay_seconds * part) for n, part in nodes],
         DEFAULT_REPLAY_RATE,
         DEFAULT_REPLAY_FIXED,
     )
@@ -160,12 +178,11 @@ def derive(runs: list[Run]) -> Rates:
         unpack_fixed=unpack_fixed,
         replay_rate=replay_rate,
         replay_fixed=replay_fixed,
-        backup_seconds=statistics.median(n.backup_seconds for n in nodes)
-        if nodes
-        else BACKUP_SECONDS,
+        backup_seconds=statistics.median(n.backup_seconds * part for n, part in nodes),
         overhead=statistics.median(run.overhead for run in runs),
         runs=len(runs),
         nodes=len(nodes),
+        cores=cores,
     )
 
 

@@ -75,7 +75,8 @@ def test_estimate_names_the_backup_and_the_wal_up_to_t_and_the_restore_measures_
     assert again.runs == len(kept)
     assert "measured" in again.basis
     for node in again.nodes:
-        assert node.seconds == round(figures.node_seconds(node.unpack_bytes, node.replay_bytes), 2)
+        shared = figures.node_seconds(node.unpack_bytes, node.replay_bytes, len(again.nodes))
+        assert node.seconds == round(shared, 2)
 
     # The restored group is idle: no commit after now is archived, so its WAL runs to
     # the end of its archive (its new timeline included), and the estimate says so.

@@ -81,6 +81,19 @@ def test_a_sample_faster_than_the_fixed_part_gives_a_finite_rate():
     assert fixed >= 0
 
 
+def test_more_nodes_than_cores_share_them_in_the_rates_and_the_estimate():
+    # 4 nodes on 2 cores: each had half a core, so a whole core is twice as fast (the
+    # 4 s of unpacking are 2 s of a whole core, less the default fixed part).
+    four = run(*[(400 * MB, 4.0, 1 * MB, 1.0)] * 4, seconds=6.0)
+
+    figures = rates.derive([four], cores=2)
+
+    assert figures.unpack_rate == pytest.approx(400 * MB / (2.0 - rates.DEFAULT_UNPACK_FIXED))
+    alone = figures.node_seconds(400 * MB, 1 * MB, nodes=1)
+    assert figures.node_seconds(400 * MB, 1 * MB, nodes=4) == pytest.approx(2 * alone)
+    assert figures.node_seconds(400 * MB, 1 * MB, nodes=2) == pytest.approx(alone)
+
+
 def test_overhead_is_the_restore_outside_its_slowest_node():
     measured = run((10 * MB, 1.0, 5 * MB, 2.0), (10 * MB, 1.5, 5 * MB, 2.5), seconds=5.0)
 
