@@ -79,8 +79,13 @@ def operation_estimate_store(*, operation_id: int, backend: Backend) -> None:
     operation = RestoreOperation.objects.get(pk=operation_id)
     if operation.estimate:
         return  # a resumed restore keeps the estimate made when it first started
-    point = operation.requested_point
-    estimate, problem = restore_estimate_read(backend, operation.source_id, operation.choice, point)
+    try:
+        estimate, problem = restore_estimate_read(
+            backend, operation.source_id, operation.choice, operation.requested_point
+        )
+    except Exception:  # an estimate must never stop the restore it is about
+        logger.exception("restore operation %s: the estimate failed", operation_id)
+        return
     if estimate is None:
         if problem:
             logger.info("restore operation %s: %s", operation_id, problem)
