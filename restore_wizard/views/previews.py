@@ -85,7 +85,7 @@ def preview_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 @require_POST
 @wizard_view
 def preview_start(request: HttpRequest, backend: str, name: str) -> HttpResponse:
-    """Preview data at this point: a read-only copy of one node paused at T."""
+    """Preview data at this point: a read-only copy of one node recovered to T."""
     context = wizard_for_user(request, backend, name)
     source = context["backend"]
     if not source.can_preview:
