@@ -150,6 +150,9 @@ def test_preview_shows_rows_a_delete_removed_and_goes_away_with_the_page(
     expect(tables).to_be_visible(timeout=90_000)  # a node unpacked and recovered to T
     orders = tables.get_by_role("row").filter(has_text="public.orders")
     expect(orders).to_contain_text("200")
+    # Compare with now: 200 rows at the point, 50 now.
+    expect(tables.locator("caption")).to_contain_text("Compare with now")
+    expect(orders).to_contain_text("150 fewer rows now")
     page.get_by_label("Read-only query").fill("SELECT id, customer FROM orders WHERE id > 50")
     page.get_by_role("button", name="Run query").click()
     results = page.locator(".query-result")
