@@ -11,8 +11,12 @@ superuser, or a member of one or of a server-access role (``roles.too_powerful``
 One statement only: the text must start as a query (SELECT, VALUES, TABLE, WITH), it is
 sent through the extended protocol (which refuses a second statement) as the body of a
 cursor (``DECLARE ... CURSOR FOR``, which refuses data-modifying statements), inside
-``BEGIN READ ONLY`` (a function called by the query cannot write or switch the
-transaction to read-write once the query has its snapshot), and rolled back.
+``BEGIN READ ONLY`` (the transaction cannot be switched to read-write once the query
+has its snapshot), and rolled back. The copy is promoted at T (lifecycle.py), so these
+are what keeps it as it was: the server itself no longer refuses writes as a standby
+would. The few writes PostgreSQL 15 still lets a function make in a read-only
+transaction (``lo_create``, temporary tables) are undone by the rollback, and last no
+longer than the statement timeout.
 
 The deadline is the server's: a statement timeout, and at the deadline the engine ends
 the query's backend from a superuser connection (``pg_terminate_backend``), which a

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 
-from localcloud import NotReady
+from localcloud import LocalCloudError, NotReady
 from tests.localcloud.test_preview import wait_ready
 
 ROWS = 2_000
@@ -117,6 +117,32 @@ def test_compare_with_now_says_why_when_the_source_is_stopped(engine, group):
         with pytest.raises(NotReady, match="worker-1 is not running"):
             engine.preview_compare(preview.id)
         # The preview itself still counts every row at T.
+        counted = {table.name: table.rows for table in engine.preview_tables(preview.id)}
+        assert counted["invoices"] == ROWS
+    finally:
+        engine.preview_close(preview.id)
+
+
+def test_nothing_a_query_does_in_the_promoted_copy_stays(engine, group):
+    """Promoted, the copy is no standby any more: the query path alone keeps it as it
+    was at T. Statements that write are refused; what a function may still do inside the
+    query's read-only transaction (PostgreSQL 15 lets ``lo_create`` run there) is rolled
+    back with it."""
+    point, _ = drop_in_a_busy_transaction(engine, group)
+    preview = engine.preview_start(group, point, node="worker-1")
+    assert wait_ready(engine, preview.id).status == "Ready"
+    try:
+        refused = [
+            "SELECT set_config('transaction_read_only', 'off', false)",
+            "WITH gone AS (DELETE FROM invoices RETURNING 1) SELECT count(*) FROM gone",
+            "SELECT 1; DELETE FROM invoices",
+        ]
+        for sql in refused:
+            with pytest.raises(LocalCloudError):
+                engine.preview_query(preview.id, sql)
+        engine.preview_query(preview.id, "SELECT lo_create(0)")
+        left = engine.preview_query(preview.id, "SELECT count(*) FROM pg_largeobject_metadata")
+        assert left.rows == (("0",),)
         counted = {table.name: table.rows for table in engine.preview_tables(preview.id)}
         assert counted["invoices"] == ROWS
     finally:
