@@ -1,4 +1,12 @@
-"""The localcloud engine: server groups of PostgreSQL 15 instances on this machine."""
+"""The localcloud engine: server groups of PostgreSQL 15 instances on this machine.
+
+The engine is the one public entry (``Engine``) and composes the parts, none of which
+imports it back: the group layout it is (``layout``), the catalog and its records
+(``catalog``, ``records``), processes and ports (``proc``), the restore window
+(``window``), WAL archiving and sealing (``archive``), base backups (``backup``), the
+whole-group restore (``restore``), firewall rules (``firewall``), server parameters
+(``parameters``), the WAL event index (``walindex``) and previews (``preview``).
+"""
 
 from __future__ import annotations
 
@@ -693,7 +701,7 @@ class Engine(Layout):
         nodes = [record["name"] for record in group["nodes"]] if group else []
         return walindex.read_group(self.root, name, nodes, start, end, step)
 
-    # Previews (preview.py) -------------------------------------------------------------
+    # Previews (preview/) ---------------------------------------------------------------
 
     def preview_start(
         self, name: str, point: datetime, node: str = "coordinator", ttl: timedelta | None = None
