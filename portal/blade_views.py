@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import blade, services
-from .backends import BackendError, NotFound
+from .backends import BackendError
 from .backends.base import FirewallRule
 from .models import ActivityEvent
 from .selectors import servergroup_context
@@ -58,9 +58,7 @@ def blade_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
         except Refused as refused:
             return problem(request, name, refused.message, refused.status)
         except BackendError as error:
-            return problem(
-                request, name, error.message, 404 if isinstance(error, NotFound) else 502
-            )
+            return problem(request, name, error.message, error.http_status)
 
     return wrapper
 

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from . import bell, selectors, services
-from .backends import BackendError, NotFound, get_backends
+from .backends import BackendError, get_backends
 from .models import ActivityEvent, Notification, OpenPreview
 from .selectors import servergroup_context
 
@@ -88,7 +88,7 @@ def servergroup_overview(request: HttpRequest, backend: str, name: str) -> HttpR
             request,
             "portal/servergroup_error.html",
             {"message": error.message, "name": name},
-            status=404 if isinstance(error, NotFound) else 502,
+            status=error.http_status,
         )
     context["delete_blocker"] = context["backend"].delete_blocker(context["group"])
     return render(request, "portal/servergroup_overview.html", context)

@@ -28,7 +28,10 @@ class BackendError(Exception):
     ``permanent`` says whether trying the same call again can help (False for
     throttling, timeouts and network faults). ``code`` carries the cloud's own
     error code when it has one (ARM's ``error.code``, a localcloud error name).
+    ``http_status`` is the status of the page that shows it: the cloud failed (502).
     """
+
+    http_status = 502
 
     def __init__(self, message: str, *, permanent: bool = True, code: str = ""):
         super().__init__(message)
@@ -39,6 +42,8 @@ class BackendError(Exception):
 
 class NotFound(BackendError):
     """The server group (or operation) does not exist, or is not visible."""
+
+    http_status = 404
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,10 @@
 
 A guard returns what the view needs or raises: ``Refused`` (this user, or this moment,
 may not) or ``BackendError`` (the cloud could not answer). ``wizard_view`` maps both to
-the server group's error page: the refusal's own status, 404 for a group or backend that
-does not exist, 502 for any other backend failure. Views never build that page
-themselves, so a new view cannot answer a known failure with a 500.
+the server group's error page: the refusal's own status, or the error's ``http_status``
+(404 for a group or backend that does not exist, 502 for any other backend failure).
+Views never build that page themselves, so a new view cannot answer a known failure
+with a 500.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from portal.backends import BackendError, NotFound
+from portal.backends import BackendError
 from portal.models import ActivityEvent
 from portal.selectors import servergroup_context
 from portal.services import activity_record, may_restore
@@ -43,10 +44,6 @@ def problem_page(request: HttpRequest, name: str, message: str, status: int) -> 
     )
 
 
-def backend_error_status(error: BackendError) -> int:
-    return 404 if isinstance(error, NotFound) else 502
-
-
 def wizard_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Run ``view``; a Refused or a BackendError it raises becomes the error page."""
 
@@ -58,9 +55,7 @@ def wizard_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
             name = refused.name or kwargs.get("name", "")
             return problem_page(request, name, refused.message, refused.status)
         except BackendError as error:
-            return problem_page(
-                request, kwargs.get("name", ""), error.message, backend_error_status(error)
-            )
+            return problem_page(request, kwargs.get("name", ""), error.message, error.http_status)
 
     return wrapper
 
