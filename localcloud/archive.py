@@ -8,6 +8,12 @@ archive: recovery to T stops only at a commit record after T, and the segment ho
 the newest commits is still being written. So a seal writes one commit now, switches to
 a new segment (``pg_switch_wal()``) and waits until the old one is archived. A restore,
 a preview and a stop seal the nodes they read (``Engine.seal_group`` seals a group).
+
+Beside each archived file ``NAME.EXT`` lies ``NAME.EXT.sha256``, the SHA-256 of the
+archived bytes in ``sha256sum``'s format, written (and synced) before the file itself:
+a restore checks every file against it before recovery reads it (walfeed.py and the
+restore command). Files archived before checksums were kept have none and are used
+unchecked.
 """
 
 from __future__ import annotations
@@ -22,12 +28,13 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from .errors import NodeFailed
+from .errors import LocalCloudError, NodeFailed
 from .node import Node, Postgres, read_owned
 
 ARCHIVE_SCRIPT = """#!/bin/sh
 # localcloud archive_command: archive-wal ARCHIVE_DIR EXT PATH NAME
-# Readers must never see half a file: write a temporary file, fsync, rename.
+# Readers must never see half a file: write a temporary file, fsync, rename. The
+# checksum file goes first, so an archived file always has its checksum beside it.
 set -eu
 dir=$1 ext=$2 src=$3 name=$4
 dest="$dir/$name.$ext"
@@ -38,32 +45,64 @@ if [ -f "$dest" ]; then
     exit $?
 fi
 tmp="$dir/.$name.$ext.tmp"
+sumtmp="$dir/.$name.$ext.sha256.tmp"
 # Every failure exits 1: PostgreSQL aborts its archiver on a status above 125 (zstd
 # crashes with 139 when it cannot open its output), and the postmaster restarts the
 # archiver only up to a minute later, so one full or read-only archive stalls it.
-fail() { rm -f "$tmp"; exit 1; }
+fail() { rm -f "$tmp" "$sumtmp"; exit 1; }
 case $ext in
     zst) zstd -q -1 -f -o "$tmp" "$src" || fail ;;
     *) gzip -1 -c "$src" > "$tmp" || fail ;;
 esac
+sum=$(sha256sum < "$tmp") || fail
+printf '%s  %s\\n' "${sum%% *}" "$name.$ext" > "$sumtmp" || fail
 # Readable by the group's lineage (a restore of it reads and adopts it), nobody else.
-chmod 0640 "$tmp" || fail
-sync "$tmp" || fail
+chmod 0640 "$tmp" "$sumtmp" || fail
+sync "$tmp" "$sumtmp" || fail
+mv -f "$sumtmp" "$dest.sha256" || fail
 mv -f "$tmp" "$dest" || fail
 sync "$dir"
 """
 
 RESTORE_SCRIPT = """#!/bin/sh
-# localcloud restore_command: restore-wal ARCHIVE_DIR EXT NAME PATH
+# localcloud restore_command: restore-wal ARCHIVE_DIR EXT NAME PATH [STAGE]
+# A segment the feeder (walfeed.py) put in STAGE is only linked into place (ln needs no
+# library but libc, mv five: it starts in a third of the time); a failed link (the
+# feeder removed a copy recovery had gone past) falls through. Anything else is fetched
+# from the archive here, checked against its checksum first.
 set -eu
-dir=$1 ext=$2 name=$3 dest=$4
+dir=$1 ext=$2 name=$3 dest=$4 stage=${5:-}
+if [ -n "$stage" ] && [ -f "$stage/$name" ] && ln "$stage/$name" "$dest" 2>/dev/null; then
+    exit 0
+fi
 src="$dir/$name.$ext"
 [ -f "$src" ] || exit 1
+# Tell the feeder that recovery got here without it, so that it skips ahead. (Not ":",
+# a special builtin: its failed redirection would end the script with status 2.)
+[ -z "$stage" ] || true 2>/dev/null > "$stage/.taken-$name" || true
+# A damaged file: with a feeder, exit 1 (as at the archive's end) and leave a mark, and
+# the engine fails the restore if recovery needed the file (its look-ahead past T may
+# ask for one it does not need). Without one, exit 126: recovery stops with an error.
+refuse() {
+    echo "localcloud: $src $1" >&2
+    [ -n "$stage" ] || exit 126
+    true 2>/dev/null > "$stage/.damaged-$name" || exit 126
+    exit 1
+}
+if [ -f "$src.sha256" ]; then
+    want=
+    read -r want rest < "$src.sha256" || true
+    have=$(sha256sum < "$src") || refuse "could not be read"
+    [ "${have%% *}" = "$want" ] || refuse "does not match its checksum of when it was archived"
+fi
 case $ext in
-    zst) zstd -dq -f -o "$dest" "$src" ;;
-    *) gzip -dc "$src" > "$dest" ;;
+    zst) zstd -dq -f -o "$dest" "$src" || refuse "could not be unpacked" ;;
+    *) gzip -dc "$src" > "$dest" || refuse "could not be unpacked" ;;
 esac
 """
+
+CHECKSUM = ".sha256"  # beside each archived file, see the module docstring
+MAX_COMMAND = 1023  # PostgreSQL 15 cuts a longer archive command without a word
 
 SEGMENT_SIZE = 1024 * 1024  # initdb --wal-segsize=1
 
@@ -104,19 +143,33 @@ def install_scripts(pg: Postgres, bin_dir: Path) -> None:
 
 def _inline(script: str, name: str) -> str:
     """``sh -c SCRIPT NAME``: the script travels in the setting itself, so a node needs
-    no file of the engine's to run it (and no user can change it for another)."""
-    body = "\n".join(
-        line for line in script.splitlines() if line.strip() and not line.startswith("#")
-    )
-    return f"sh -c {shlex.quote(body)} {name}"
+    no file of the engine's to run it (and no user can change it for another).
+
+    PostgreSQL reads ``%%`` in the setting as ``%`` (and ``%f``, ``%p`` as names): every
+    ``%`` of the script is doubled so that the shell sees the script as written. It also
+    cuts an archive command at 1023 bytes once ``%p`` and ``%f`` are filled in, without a
+    word: comments and indentation stay out (``MAX_COMMAND``).
+    """
+    lines = (line.strip() for line in script.splitlines())
+    body = "\n".join(line for line in lines if line and not line.startswith("#"))
+    return f"sh -c {shlex.quote(body.replace('%', '%%'))} {name}"
 
 
 def archive_command(bin_dir: Path, archive: Path, ext: str) -> str:
-    return f"{_inline(ARCHIVE_SCRIPT, 'archive-wal')} {shlex.quote(str(archive))} {ext} %p %f"
+    command = f"{_inline(ARCHIVE_SCRIPT, 'archive-wal')} {shlex.quote(str(archive))} {ext} %p %f"
+    filled = command.replace("%%", "%").replace("%p", f"pg_wal/{'0' * 24}").replace("%f", "0" * 24)
+    if len(filled.encode()) > MAX_COMMAND:
+        raise LocalCloudError(
+            f"The archive folder {archive} is too long a path for PostgreSQL's archive "
+            f"command (at most {MAX_COMMAND} bytes in all): use a shorter localcloud root."
+        )
+    return command
 
 
-def restore_command(bin_dir: Path, archive: Path, ext: str) -> str:
-    return f"{_inline(RESTORE_SCRIPT, 'restore-wal')} {shlex.quote(str(archive))} {ext} %f %p"
+def restore_command(bin_dir: Path, archive: Path, ext: str, stage: Path | None = None) -> str:
+    """``stage``: the folder a feeder (walfeed.py) puts segments in ahead of recovery."""
+    fed = f" {shlex.quote(str(stage))}" if stage else ""
+    return f"{_inline(RESTORE_SCRIPT, 'restore-wal')} {shlex.quote(str(archive))} {ext} %f %p{fed}"
 
 
 def wal_file_name(timeline: int, lsn: int, segment_size: int = SEGMENT_SIZE) -> str:
@@ -198,6 +251,9 @@ def link_ancestry(
         if wanted:
             link_file(pg, path, target / path.name)
             linked += 1
+            checksum = path.with_name(path.name + CHECKSUM)
+            if os.path.lexists(checksum):
+                link_file(pg, checksum, target / checksum.name)
     return linked
 
 
@@ -227,8 +283,10 @@ def seal(node: Node, timeout: float = 30.0) -> datetime:
 
 
 def cleanup(pg: Postgres, node: Node, oldest_needed: str, ext: str) -> None:
-    """Delete archived WAL older than ``oldest_needed`` (history files stay)."""
-    pg.run(node.label, "pg_archivecleanup", "-x", f".{ext}", str(node.archive), oldest_needed)
+    """Delete archived WAL older than ``oldest_needed``, and its checksums (history files
+    stay)."""
+    for suffix in (f".{ext}", f".{ext}{CHECKSUM}"):
+        pg.run(node.label, "pg_archivecleanup", "-x", suffix, str(node.archive), oldest_needed)
 
 
 def archive_size(node: Node) -> int:
@@ -239,7 +297,7 @@ def archive_size(node: Node) -> int:
 
 def check_tools() -> list[str]:
     problems = []
-    for tool in ("sh", "sync", "cmp"):
+    for tool in ("sh", "sync", "cmp", "sha256sum", "ln"):
         if shutil.which(tool) is None:
             problems.append(f"The archive command needs '{tool}' on PATH.")
     if shutil.which("zstd") is None and shutil.which("gzip") is None:

@@ -82,6 +82,7 @@ class NodeFigures:
         # in each phase, and the WAL replayed when it left recovery.
         self.spent: dict[NodePhase, float] = {}
         self.replayed = 0
+        self.note = ""  # what a DBA should know, e.g. that the backup was not verified
 
     def done(self) -> int:
         return self.wal_done if self.phase == NodePhase.REPLAYING else self.bytes_done
@@ -132,6 +133,7 @@ class NodeFigures:
             "wal_total": self.wal_total,
             "rate": round(rate) if rate else None,
             "seconds_left": round(self.seconds_left(now), 1),
+            "note": self.note,
         }
 
 
@@ -164,7 +166,7 @@ class Tracker:
                 for name, node in self.nodes.items()
             ]
 
-    def update(self, name: str, *, phase: NodePhase | None = None, **figures: int) -> None:
+    def update(self, name: str, *, phase: NodePhase | None = None, **figures: int | str) -> None:
         with self.lock:
             node = self.nodes[name]
             now = time.monotonic()

@@ -13,12 +13,13 @@ promoted, without copying every byte a second time.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import threading
 import time
 from collections.abc import Callable
 
-from . import archive, backup, pgdata, rates, roles
+from . import archive, backup, pgdata, rates, roles, verify, walfeed
 from .catalog import group_record
 from .errors import LocalCloudError, NodeFailed, RestoreCancelled, RestoreFailed
 from .layout import Layout
@@ -36,6 +37,8 @@ from .progress import (
 )
 from .records import BackupRecord, GroupStatus
 from .window import chosen_backup, replays_to_end
+
+log = logging.getLogger(__name__)
 
 # Long enough for a large replay; the postmaster is watched all along, so a dead
 # server is reported at once rather than at the deadline.
@@ -117,6 +120,7 @@ def _execute(
 
     in_parallel(source_nodes, seal)
     cancelled.stop_if_cancelled()
+    feeders: dict[int, walfeed.Feeder] = {}
 
     def restore_node(index: int) -> BackupRecord:
         source_record = source["nodes"][index]
@@ -131,6 +135,18 @@ def _execute(
             pg.make_dir(path, pg.share_mode)
         pg.make_dir(node.data)
         files = backup.backup_dir(source_node, chosen)
+        # Every archived commit belongs in the restore: recover to the end.
+        to_the_end = latest or replays_to_end(source, source_record, point)
+        # The archived WAL is fed ahead of recovery from now on, while the backup unpacks.
+        feeders[index] = feeder = walfeed.Feeder(
+            pg,
+            node.label,
+            source_node.archive,
+            source_record["compression"],
+            node.dir / walfeed.STAGE,
+            chosen["start_wal"],
+            until=None if to_the_end else point,
+        ).start()
         tracker.update(
             name,
             phase=NodePhase.UNPACKING,
@@ -147,12 +163,16 @@ def _execute(
             unpacked=lambda done: tracker.update(name, bytes_done=done),
             check=cancelled.check,
         )
+        note = verify.check_unpacked(pg, node.label, files, node.data)
+        if note:
+            log.warning("%s", note)
+            tracker.update(name, note=note)
         report("restoring", name, 40)
         layout.configure(group, record, node)
         recovery = {
             "restore_command": conf_quote(
                 archive.restore_command(
-                    layout.bin_dir, source_node.archive, source_record["compression"]
+                    layout.bin_dir, source_node.archive, source_record["compression"], feeder.stage
                 )
             ),
             "recovery_target_timeline": "'latest'",
@@ -161,8 +181,7 @@ def _execute(
             # fsync() per file of the data directory before recovery starts.
             "recovery_init_sync_method": "'syncfs'",
         }
-        # Every archived commit belongs in the restore: recover to the end.
-        if not latest and not replays_to_end(source, source_record, point):
+        if not to_the_end:
             recovery["recovery_target_time"] = conf_quote(format_time(point))
         node.write_recovery(recovery)
         cancelled.stop_if_cancelled()
@@ -175,7 +194,12 @@ def _execute(
             lambda done: tracker.update(name, wal_done=done),
             cancelled,
         ):
-            node.wait_ready(timeout=RECOVERY_TIMEOUT)
+            try:
+                node.wait_ready(timeout=RECOVERY_TIMEOUT)
+            except NodeFailed as error:
+                raise feeder.explain(error) from error
+        feeder.check_end(bool(to_the_end))
+        feeder.close()
         promoted = utcnow()
         node.drop_recovery()
         # The source's roles came with its data, and it may predate the current rules.
@@ -200,7 +224,14 @@ def _execute(
         report("backing up", name, 100)
         return taken
 
-    records = in_parallel(list(range(len(group["nodes"]))), restore_node)
+    def restore_node_fed(index: int) -> BackupRecord:
+        try:
+            return restore_node(index)
+        finally:
+            if index in feeders:  # its recovery ended, failed or was cancelled
+                feeders.pop(index).close()
+
+    records = in_parallel(list(range(len(group["nodes"]))), restore_node_fed)
     for index, node in enumerate(layout.nodes(group)):
         with node.connect() as conn:
             conn.execute("SELECT pg_reload_conf()")

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
-from .. import archive, backup, pgdata
+from .. import archive, backup, pgdata, walfeed
 from ..catalog import group_record
 from ..errors import Busy, LocalCloudError, NotFound, NotReady, OutsideWindow
 from ..model import Preview, format_time, parse_time, utcnow
@@ -242,6 +242,9 @@ def _build(
     pg = server.pg
     pg.make_dir(server.dir)
     pg.make_dir(server.data)
+    until = None if record["replay_until"] else parse_time(record["point"])
+    ext = source_record["compression"]
+    stage = walfeed.feed_preview(server, source.archive, ext, chosen["start_wal"], until)
     pgdata.unpack_backup(pg, server.label, backup.backup_dir(source, chosen), server.data)
 
     settings = dict(BASE_SETTINGS)
@@ -266,9 +269,7 @@ def _build(
             # A query's sorts and hashes may spill, but not fill the disk.
             "temp_file_limit": "'256MB'",
             "restore_command": conf_quote(
-                archive.restore_command(
-                    engine.bin_dir, source.archive, source_record["compression"]
-                )
+                archive.restore_command(engine.bin_dir, source.archive, ext, stage)
             ),
             "recovery_target_time": conf_quote(record["point"]),
             # Promoted at T, not paused: a paused standby keeps the locks of the

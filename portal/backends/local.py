@@ -225,7 +225,7 @@ class LocalBackend(Backend):
 
     def wait_restore(self, token: str, progress: ProgressCallback) -> RestoreResult:
         target = self._restore_target(token)
-        state: dict = {"phase": "", "nodes": {}, "details": {}}
+        state: dict = {"phase": "", "nodes": {}, "details": {}, "message": ""}
         lock = threading.Lock()
 
         def send() -> None:
@@ -236,6 +236,7 @@ class LocalBackend(Backend):
                     phase=state["phase"],
                     nodes=dict(state["nodes"]),
                     details=dict(details),
+                    message=state["message"],
                     # Nodes restore in parallel: the group is done with its slowest node.
                     seconds_left=max(left) if left else None,
                 )
@@ -256,6 +257,8 @@ class LocalBackend(Backend):
                     name: NodeProgress.from_json(data) for name, data in figures.items()
                 }
                 state["nodes"].update({name: d.percent for name, d in state["details"].items()})
+                # What a DBA should know, e.g. that a backup could not be verified.
+                state["message"] = " ".join(d["note"] for d in figures.values() if d.get("note"))
                 if state["phase"]:
                     send()
 

@@ -258,9 +258,10 @@ def test_the_source_archive_and_backups_are_untouched(engine, group):
     archive_after = snapshot(source.archive)
     for name, facts in archive_before.items():
         assert archive_after.get(name) == facts, name
-    segment = re.compile(rf"^{current[:8]}[0-9A-F]{{16}}\.{record['compression']}$")
+    segment = re.compile(rf"^{current[:8]}[0-9A-F]{{16}}\.{record['compression']}(\.sha256)?$")
     for name in set(archive_after) - set(archive_before):
-        # Only the source's own seal (at the preview's start) may add a segment.
+        # Only the source's own seal (at the preview's start) may add a segment (and the
+        # checksum beside it).
         assert segment.match(name) and name[:24] <= current, name
     assert snapshot(source.backups) == backups_before
 
