@@ -27,6 +27,7 @@ Environment:
   BENCH_DATA_SCALE  pgbench scale per node (default 68, about 1 GB)
   BENCH_WAL_MB      WAL past the backup for the WAL-bound restore (default 1000)
   BENCH_ROUNDS      interleaved rounds (default 3)
+  BENCH_PARTS       which parts run: "wal", "data" or both (default "wal data")
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ from localcloud import Engine, archive, backup, verify, walfeed
 from localcloud.node import BASE_SETTINGS, CONF_FILE, Node, conf_quote
 from localcloud.testing import temporary_engine
 
-BASE_PORT = 31432
-SCRATCH_PORT = 31400  # scratch servers (limit, pgBackRest) count down from here
+# Far from the test suites' ports (26432 and up, shifted by their offsets).
+BASE_PORT = 38432
+SCRATCH_PORT = 38400  # scratch servers (limit, pgBackRest) count down from here
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -404,6 +406,9 @@ def run(rec) -> None:
     scale = int(os.environ.get("BENCH_DATA_SCALE", "68"))
     megabytes = int(os.environ.get("BENCH_WAL_MB", "1000"))
     rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
+    parts = os.environ.get("BENCH_PARTS", "wal data").split()
     with temporary_engine(base_port=BASE_PORT) as engine:
-        bench_wal_bound(rec, engine, scale, megabytes, rounds)
-        bench_data_bound(rec, engine, scale, rounds)
+        if "wal" in parts:
+            bench_wal_bound(rec, engine, scale, megabytes, rounds)
+        if "data" in parts:
+            bench_data_bound(rec, engine, scale, rounds)
