@@ -11,7 +11,7 @@ export PORTAL_PORT
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_ROOT_USER_ACTION := ignore
 
-.PHONY: help run test bench setup setup-dev lint format demo clean
+.PHONY: help run test bench setup setup-dev lint check-imports format demo clean
 
 help:
 	@echo "make run    set up and serve the portal on http://127.0.0.1:$(PORTAL_PORT) with a demo server group"
@@ -49,6 +49,11 @@ run: demo
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Imports go one way (drills -> restore_wizard -> portal -> portal.backends -> localcloud),
+# with no circle and no import hidden in a function: the rules are in the script's docstring.
+check-imports: | $(PY)
+	$(PY) scripts/check-imports
 
 format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format .

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.db.models import Max, Sum
 from django.http import HttpRequest
@@ -94,8 +95,6 @@ def signin_lockouts(*, now: datetime | None = None) -> list[SigninLockout]:
     """Accounts and addresses that sign-in refuses now, as django-axes judges them: the
     failures recorded within the lockout duration, summed per user name and per address,
     reaching ``AXES_FAILURE_LIMIT``. Newest first."""
-    from axes.models import AccessAttempt
-
     now = now or timezone.now()
     cool_off = settings.AXES_COOLOFF_TIME
     recent = AccessAttempt.objects.filter(attempt_time__gte=now - cool_off)

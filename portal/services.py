@@ -8,6 +8,7 @@ import threading
 import uuid
 from datetime import datetime, timedelta
 
+from axes.utils import reset
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
@@ -90,8 +91,6 @@ def activity_record(
 def signin_lockout_reset(*, actor, username: str = "", address: str = "") -> int:
     """Lift the sign-in lockout of a user name and/or an address (forget its failures);
     recorded in the activity log. Returns how many failure records were removed."""
-    from axes.utils import reset
-
     if not username and not address:
         raise ValueError("Name a user or an address to unlock.")
     removed = reset(username=username or None, ip=address or None)
