@@ -1,14 +1,20 @@
-"""The rule for server group names (Azure's, which localcloud adopts)."""
+"""The rule for server group names (Azure's, which localcloud adopts): one length limit
+and one text, used by the engine's checks and, through the portal's local backend, by the
+wizard's form, its ``maxlength`` and its help."""
 
 from __future__ import annotations
 
 import re
 
+NAME_MIN_LENGTH = 3
+NAME_MAX_LENGTH = 40
 # \Z, not $: "$" also matches before a trailing newline, which would let "name\n" through.
-NAME_RULE = re.compile(r"\A[a-z0-9](?:[a-z0-9-]{1,38})[a-z0-9]\Z")
+NAME_RULE = re.compile(
+    rf"\A[a-z0-9](?:[a-z0-9-]{{{NAME_MIN_LENGTH - 2},{NAME_MAX_LENGTH - 2}}})[a-z0-9]\Z"
+)
 NAME_RULE_TEXT = (
-    "Use 3 to 40 characters: lowercase letters, digits and hyphens, "
-    "not starting or ending with a hyphen."
+    f"Use {NAME_MIN_LENGTH} to {NAME_MAX_LENGTH} characters: lowercase letters, digits and "
+    "hyphens, not starting or ending with a hyphen."
 )
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import dj_database_url
 from django.utils.csp import CSP
 
-from localcloud import defaults
 from portal import files
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -224,11 +223,16 @@ def backend_registry() -> dict[str, dict]:
             "BACKEND": "portal.backends.local.LocalBackend",
             "OPTIONS": {
                 "root": os.environ.get("LOCALCLOUD_ROOT", str(VAR_DIR / "localcloud")),
-                "subscription": os.environ.get("LOCALCLOUD_SUBSCRIPTION", defaults.SUBSCRIPTION),
-                "resource_group": os.environ.get(
-                    "LOCALCLOUD_RESOURCE_GROUP", defaults.RESOURCE_GROUP
-                ),
-                "location": os.environ.get("LOCALCLOUD_LOCATION", defaults.LOCATION),
+                # The labels a group carries; unset, the backend's (localcloud's) apply.
+                **{
+                    option: os.environ[variable]
+                    for option, variable in (
+                        ("subscription", "LOCALCLOUD_SUBSCRIPTION"),
+                        ("resource_group", "LOCALCLOUD_RESOURCE_GROUP"),
+                        ("location", "LOCALCLOUD_LOCATION"),
+                    )
+                    if os.environ.get(variable)
+                },
                 "base_port": int(os.environ.get("LOCALCLOUD_BASE_PORT", "15432")),
                 "retention_days": env_float("LOCALCLOUD_RETENTION_DAYS", 7.0),
                 "backup_interval_hours": env_float("LOCALCLOUD_BACKUP_HOURS", 24.0),

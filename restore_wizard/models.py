@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from portal.backends.base import NodePhase, NodeProgress
+from portal.backends.base import NAME_MAX_LENGTH, NodePhase, NodeProgress
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class RestoreOperation(models.Model):
     backend = models.CharField(max_length=40)
     source_id = models.CharField(max_length=500)
     source_name = models.CharField(max_length=100)
-    target_name = models.CharField(max_length=40)
+    target_name = models.CharField(max_length=NAME_MAX_LENGTH)
     target_id = models.CharField(max_length=500, blank=True)
     choice = models.CharField(max_length=10, choices=Choice.choices)
     requested_point = models.DateTimeField(null=True, blank=True)

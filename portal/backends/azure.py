@@ -71,10 +71,11 @@ _ID = re.compile(
 )
 # The swagger's ClusterNameParameter (2022-11-08): 3 to 40 lowercase letters, digits and
 # hyphens, neither starting nor ending with a hyphen, and not digits only.
-NAME_RULE = re.compile(r"^(?![0-9]+$)(?!-)[a-z0-9-]{3,40}(?<!-)$")
+NAME_MAX_LENGTH = 40
+NAME_RULE = re.compile(rf"^(?![0-9]+$)(?!-)[a-z0-9-]{{3,{NAME_MAX_LENGTH}}}(?<!-)$")
 NAME_RULE_TEXT = (
-    "Azure accepts 3 to 40 characters: lowercase letters, digits and hyphens, not starting "
-    "or ending with a hyphen, and not digits only."
+    f"Azure accepts 3 to {NAME_MAX_LENGTH} characters: lowercase letters, digits and "
+    "hyphens, not starting or ending with a hyphen, and not digits only."
 )
 EARLIEST_NOT_REPORTED = (
     "Azure has not reported an earliest restore point for this cluster yet; restore "
@@ -255,6 +256,9 @@ class AzureBackend(ArmBackend):
         if earliest is None:
             raise BackendError(_not_reported(cluster.name))
         return RestoreWindow(earliest=earliest, latest=datetime.now(UTC))
+
+    name_max_length = NAME_MAX_LENGTH
+    name_rule_text = NAME_RULE_TEXT
 
     def name_problem(self, name: str) -> str | None:
         return cluster_name_problem(name)

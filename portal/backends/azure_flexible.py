@@ -46,6 +46,7 @@ from .azure_common import (
     translate,
 )
 from .base import (
+    NAME_MAX_LENGTH,
     BackendError,
     BackupPoint,
     CopyResult,
@@ -71,7 +72,7 @@ _ID = re.compile(
 # Flexible server names: 3 to 63 lowercase letters, digits and hyphens, neither starting
 # nor ending with a hyphen. The portal's restore records keep 40 characters.
 NAME_RULE = re.compile(r"^(?!-)[a-z0-9-]{3,63}(?<!-)$")
-NAME_LIMIT = 40
+NAME_LIMIT = NAME_MAX_LENGTH
 NAME_RULE_TEXT = (
     "Azure accepts lowercase letters, digits and hyphens, not starting or ending with a "
     f"hyphen; the portal takes 3 to {NAME_LIMIT} characters."
@@ -318,6 +319,9 @@ class FlexibleBackend(ArmBackend):
             if b.properties is not None and b.properties.completed_time is not None
         ]
         return sorted(points, key=lambda p: p.completed, reverse=True)
+
+    name_max_length = NAME_LIMIT
+    name_rule_text = NAME_RULE_TEXT
 
     def name_problem(self, name: str) -> str | None:
         return server_name_problem(name)

@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-# One rule for new server group names, shared by every backend and the wizard's form:
-# Azure's rule, which localcloud adopts and owns (it must not import the portal).
-from localcloud.names import NAME_RULE as NAME_RULE
-from localcloud.names import name_problem as name_problem
-
 from .scratch import not_scratch
+
+# The longest name the portal keeps for a new server group (its restore records' column).
+# Each cloud has its own rule for names (``Backend.name_problem``), within this limit.
+NAME_MAX_LENGTH = 40
 
 
 class BackendError(Exception):
@@ -492,12 +491,18 @@ class Backend:
     def restore_window(self, group_id: str) -> RestoreWindow:
         raise NotImplementedError
 
+    # The cloud's rule for a new group's name: its longest name (at most NAME_MAX_LENGTH)
+    # and the rule in words, which the wizard shows as the name field's limit and help.
+    name_max_length = NAME_MAX_LENGTH
+    name_rule_text = ""
+
     def name_problem(self, name: str) -> str | None:
         """Why this cloud would refuse ``name`` for a new group, without asking it; else None.
 
-        Each cloud has one rule, its API's own; localcloud's is the default.
+        Each cloud has one rule, its API's own, and says it in ``name_rule_text``; a
+        backend without one creates no groups.
         """
-        return name_problem(name)
+        return f"The {self.label} backend does not create server groups."
 
     def name_available(self, name: str) -> str | None:
         """None when ``name`` may be used for a new group, else why not."""

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from localcloud import Busy, Engine, Group, LocalCloudError, defaults, estimate
+from localcloud import Busy, Engine, Group, LocalCloudError, defaults, demo, estimate, names
 from localcloud import NotFound as EngineNotFound
 from localcloud import parameters as server_parameters
+from localcloud.agent import Agent
 
 from .base import (
     Backend,
@@ -165,6 +166,13 @@ class LocalBackend(Backend):
 
     def restore_choices(self, group: ServerGroup) -> tuple[str, ...]:
         return ("earliest", "custom", "latest")
+
+    # localcloud's rule for names is the engine's own, which checks every new name too.
+    name_max_length = names.NAME_MAX_LENGTH
+    name_rule_text = names.NAME_RULE_TEXT
+
+    def name_problem(self, name: str) -> str | None:
+        return names.name_problem(name)
 
     def name_available(self, name: str) -> str | None:
         with engine_errors():
@@ -484,3 +492,50 @@ class LocalBackend(Backend):
 
     def check(self) -> list[str]:
         return self.engine.check()
+
+    # This machine's engine on the command line (servergroups, localcloud_agent,
+    # localcloud_demo): a group's lifecycle, the agent and the demo. Failures are
+    # BackendErrors, as everywhere else.
+
+    def create_server_group(self, name: str, *, workers: int) -> None:
+        with engine_errors():
+            self.engine.create_group(name, workers)
+
+    def start_server_group(self, group_id: str) -> None:
+        with engine_errors():
+            self.engine.start_group(group_id)
+
+    def stop_server_group(self, group_id: str) -> None:
+        with engine_errors():
+            self.engine.stop_group(group_id)
+
+    def backup_server_group(self, group_id: str) -> None:
+        with engine_errors():
+            self.engine.backup_group(group_id)
+
+    def agent(self, *, interval: float) -> Agent:
+        """The agent over this engine, once the start-up check passed: the root holds
+        admin passwords and every group's data."""
+        with engine_errors():
+            self.engine.prepare()
+        return Agent(self.engine, interval=interval)
+
+    def close_all_previews(self) -> list[str]:
+        """Close every preview (none may outlive the agent); returns their ids."""
+        with engine_errors():
+            return self.engine.close_all_previews()
+
+    def stop_all_nodes(self) -> None:
+        with engine_errors():
+            self.engine.stop_all()
+
+    demo_name = demo.DEMO
+
+    def demo_ensure(self) -> bool:
+        """Create the demo group once; False when it exists already."""
+        with engine_errors():
+            return demo.ensure_demo(self.engine)
+
+    def demo_write(self, stop: threading.Event, every: float) -> None:
+        """Write a row on every node of the demo group every ``every`` s until ``stop``."""
+        demo.writer(self.engine, stop, every)

@@ -58,11 +58,15 @@ def test_the_template_tag_uses_the_formatter_and_marks_the_instant_for_local_tim
     assert "data-local-time" not in dense and "2026-11-24 14:09:33 UTC" in dense
 
 
-def test_localcloud_placement_has_one_source(settings):
+def test_localcloud_placement_has_one_source(settings, tmp_path, monkeypatch):
+    from portal.backends.local import LocalBackend
     from portal.settings import backend_registry
 
-    options = backend_registry()["local"]["OPTIONS"]
-    assert (options["subscription"], options["resource_group"], options["location"]) == (
+    for variable in ("LOCALCLOUD_SUBSCRIPTION", "LOCALCLOUD_RESOURCE_GROUP", "LOCALCLOUD_LOCATION"):
+        monkeypatch.delenv(variable, raising=False)
+    options = dict(backend_registry()["local"]["OPTIONS"], root=tmp_path)
+    engine = LocalBackend(**options).engine
+    assert (engine.subscription, engine.resource_group, engine.location) == (
         defaults.SUBSCRIPTION,
         defaults.RESOURCE_GROUP,
         defaults.LOCATION,

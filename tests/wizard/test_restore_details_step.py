@@ -4,6 +4,8 @@ import re
 
 import pytest
 
+from portal.backends.azure import NAME_MAX_LENGTH, NAME_RULE_TEXT
+
 from .conftest import DETAILS_URL, LOCATION, RESOURCE_GROUP, SUB_A
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +36,13 @@ def test_earliest_details_show_the_name_and_the_fixed_fields(operator_client, az
         assert f'value="{value}"' in tag
         assert "readonly" in tag
     assert re.search(r'<button type="submit"[^>]*>OK</button>', html)
+
+
+def test_the_name_field_takes_the_clouds_limit_and_says_its_rule(operator_client, azure):
+    html = operator_client.get(DETAILS_URL, {"choice": "earliest"}).content.decode()
+
+    assert f'maxlength="{NAME_MAX_LENGTH}"' in input_tag(html, "id_target_name")
+    assert f'<p class="help" id="name-help">{NAME_RULE_TEXT}</p>' in html
 
 
 def test_custom_details_bound_the_point_by_the_window(operator_client, azure, source):

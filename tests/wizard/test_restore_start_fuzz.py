@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from portal.backends.base import NAME_RULE
+from portal.backends.azure import NAME_RULE
 from restore_wizard.models import RestoreOperation
 
 from .conftest import LOCATION, RESOURCE_GROUP, RESTORE_URL, SOURCE, SUB_A, details_form

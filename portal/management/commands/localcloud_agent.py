@@ -8,10 +8,9 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from localcloud import LocalCloudError
-from localcloud.agent import Agent
+from portal.backends import BackendError
 
-from .servergroups import local_engine
+from .servergroups import local_backend
 
 
 class Command(BaseCommand):
@@ -29,13 +28,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        engine = local_engine(options["backend"])
+        backend = local_backend(options["backend"])
         try:
-            # The start-up check: the root holds admin passwords and every group's data.
-            engine.prepare()
-        except LocalCloudError as error:
+            agent = backend.agent(interval=options["interval"])
+        except BackendError as error:
             raise CommandError(error.message) from error
-        agent = Agent(engine, interval=options["interval"])
         if options["once"]:
             for line in agent.run_once():
                 self.stdout.write(line)
@@ -53,10 +50,10 @@ class Command(BaseCommand):
         finally:
             # A preview is a PostgreSQL instance with a copy of a group's data: none may
             # outlive the agent that sweeps them (make run's Ctrl-C ends here).
-            closed = engine.close_all_previews()
+            closed = backend.close_all_previews()
             if closed:
                 self.stdout.write(f"localcloud agent: closed {len(closed)} preview(s)")
         if options["stop_nodes_on_exit"]:
-            engine.stop_all()
+            backend.stop_all_nodes()
             self.stdout.write("localcloud agent: stopped every node")
         self.stdout.write("localcloud agent: stopped")

@@ -9,10 +9,9 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from localcloud import LocalCloudError
-from localcloud.demo import DEMO, ensure_demo, writer
+from portal.backends import BackendError
 
-from .servergroups import local_engine
+from .servergroups import local_backend
 
 
 class Command(BaseCommand):
@@ -25,21 +24,22 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **options) -> None:
-        engine = local_engine(options["backend"])
+        backend = local_backend(options["backend"])
+        demo = backend.demo_name
         if options["writer"]:
             stop = threading.Event()
             signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
             signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
             self.stdout.write(
-                f"demo writer: a row on every node of {DEMO} every {options['every']:g} s"
+                f"demo writer: a row on every node of {demo} every {options['every']:g} s"
             )
-            writer(engine, stop, options["every"])
+            backend.demo_write(stop, options["every"])
             return
         try:
-            created = ensure_demo(engine)
-        except LocalCloudError as error:
+            created = backend.demo_ensure()
+        except BackendError as error:
             raise CommandError(str(error)) from error
         if options["json"]:
-            self.stdout.write(json.dumps({"name": DEMO, "created": created}))
+            self.stdout.write(json.dumps({"name": demo, "created": created}))
         else:
-            self.stdout.write(f"{DEMO}: {'created' if created else 'already exists'}")
+            self.stdout.write(f"{demo}: {'created' if created else 'already exists'}")

@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from portal import selectors
 from portal.backends import get_backend, get_backends
 from portal.backends.base import Backend, BackendError, NotFound, ServerGroup
+from portal.backends.local import LocalBackend
 from portal.instants import utc_iso, utc_text
 from portal.management import events_listing, preview_session
 
@@ -30,19 +31,18 @@ def to_json(value) -> str:
     return json.dumps(value, default=default, indent=2)
 
 
-def local_engine(backend_key: str = "local"):
-    """The localcloud engine behind the configured local backend, or a clear error."""
+def local_backend(backend_key: str = "local") -> LocalBackend:
+    """The configured localcloud backend named ``backend_key``, or a clear error."""
     try:
         backend = get_backend(backend_key)
     except BackendError as error:
         raise CommandError(str(error)) from error
-    engine = getattr(backend, "engine", None)
-    if engine is None:
+    if not isinstance(backend, LocalBackend):
         raise CommandError(
             f"This action exists for localcloud server groups only; the '{backend_key}' "
             "backend is not localcloud."
         )
-    return engine
+    return backend
 
 
 def find_group(name: str, backend_key: str | None = None) -> tuple[Backend, ServerGroup]:
@@ -204,27 +204,25 @@ class Command(BaseCommand):
             self.stdout.write(preview_session.as_text(found))
 
     def local_action(self, action: str, options: dict) -> None:
-        engine = local_engine(options["backend"] or "local")
+        backend = local_backend(options["backend"] or "local")
         name = options["name"]
-        from localcloud import LocalCloudError
-
         try:
             if action == "create":
-                engine.create_group(name, options["workers"])
+                backend.create_server_group(name, workers=options["workers"])
                 message = f"Created server group '{name}'."
             elif action == "delete":
-                engine.delete_group(name)
+                backend.delete_server_group(name)
                 message = f"Deleted server group '{name}'."
             elif action == "start":
-                engine.start_group(name)
+                backend.start_server_group(name)
                 message = f"Started server group '{name}'."
             elif action == "stop":
-                engine.stop_group(name)
+                backend.stop_server_group(name)
                 message = f"Stopped server group '{name}'."
             else:
-                engine.backup_group(name)
+                backend.backup_server_group(name)
                 message = f"Backed up server group '{name}'."
-        except LocalCloudError as error:
+        except BackendError as error:
             raise CommandError(str(error)) from error
         if action == "delete":
             payload = {"name": name, "deleted": True}
