@@ -28,7 +28,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.backends import BackendError, get_backend
-from portal.backends.base import Backend, Progress, RestoreRequest, ServerGroup
+from portal.backends.base import Backend, Progress, RestorePhase, RestoreRequest, ServerGroup
 from portal.models import ActivityEvent, Notification
 from portal.services import activity_record, may_restore, notification_create
 from restore_wizard.models import RestoreOperation
@@ -249,7 +249,7 @@ def restore_scratch(backend: Backend, drill: Drill, evidence: Evidence) -> None:
 
     def progress(report: Progress) -> None:
         name = f"restore: {report.phase}"
-        if name != evidence.phase_name and report.phase != "ready":
+        if name != evidence.phase_name and report.phase != RestorePhase.READY:
             evidence.phase(name)
 
     source = backend.get_server_group(drill.source_id)

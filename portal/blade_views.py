@@ -27,6 +27,8 @@ from .backends.base import FirewallRule
 from .models import ActivityEvent
 from .selectors import servergroup_context
 
+Result = ActivityEvent.Result
+
 OPERATORS_ONLY = (
     'Only members of the "Restore operators" group may {what}. '
     "Ask a portal administrator to add you."
@@ -68,7 +70,7 @@ def require_operator(context: dict, what: str) -> None:
         raise Refused(OPERATORS_ONLY.format(what=what))
 
 
-def record(request: HttpRequest, context: dict, action: str, result: str, **fields) -> None:
+def record(request: HttpRequest, context: dict, action: str, result: Result, **fields) -> None:
     group = context["group"]
     services.activity_record(
         actor=request.user,
@@ -142,13 +144,13 @@ def networking(request: HttpRequest, context: dict) -> HttpResponse:
             backend.set_firewall_rule(group.id, rule)
         except BackendError as error:
             form_error = error.message
-            record(request, context, "set firewall rule", "failed", message=error.message)
+            record(request, context, "set firewall rule", Result.FAILED, message=error.message)
         else:
             record(
                 request,
                 context,
                 "set firewall rule",
-                "succeeded",
+                Result.SUCCEEDED,
                 detail={"rule": rule.name, "range": f"{rule.start_ip} - {rule.end_ip}"},
             )
             messages.success(
@@ -181,10 +183,10 @@ def networking_delete(request: HttpRequest, context: dict) -> HttpResponse:
     try:
         backend.delete_firewall_rule(group.id, rule)
     except BackendError as error:
-        record(request, context, "delete firewall rule", "failed", message=error.message)
+        record(request, context, "delete firewall rule", Result.FAILED, message=error.message)
         messages.error(request, f"Firewall rule '{rule}' was not deleted: {error.message}")
     else:
-        record(request, context, "delete firewall rule", "succeeded", detail={"rule": rule})
+        record(request, context, "delete firewall rule", Result.SUCCEEDED, detail={"rule": rule})
         messages.success(request, f"Deleted firewall rule '{rule}'.")
     return back_to(context, "servergroup_networking")
 
@@ -198,7 +200,7 @@ def networking_copy(request: HttpRequest, context: dict) -> HttpResponse:
         source = backend.find_server_group(group.restored_from)
         count = backend.copy_firewall_rules(source.id, group.id).firewall_rules
     except BackendError as error:
-        record(request, context, "copy firewall rules", "failed", message=error.message)
+        record(request, context, "copy firewall rules", Result.FAILED, message=error.message)
         messages.error(
             request, f"Copying firewall rules from {group.restored_from} failed: {error.message}"
         )
@@ -207,7 +209,7 @@ def networking_copy(request: HttpRequest, context: dict) -> HttpResponse:
             request,
             context,
             "copy firewall rules",
-            "succeeded",
+            Result.SUCCEEDED,
             detail={"source": group.restored_from, "copied": count},
         )
         noun = "rule" if count == 1 else "rules"
@@ -232,13 +234,13 @@ def parameters(request: HttpRequest, context: dict) -> HttpResponse:
             restart = backend.set_parameter(group.id, form["name"], form["value"])
         except BackendError as error:
             form_error = error.message
-            record(request, context, "set server parameter", "failed", message=error.message)
+            record(request, context, "set server parameter", Result.FAILED, message=error.message)
         else:
             record(
                 request,
                 context,
                 "set server parameter",
-                "succeeded",
+                Result.SUCCEEDED,
                 detail={"parameter": form["name"], "value": form["value"]},
             )
             note = " Restart the server group for it to take effect." if restart else ""
@@ -313,7 +315,7 @@ def connection(request: HttpRequest, context: dict) -> HttpResponse:
         except BackendError as error:
             password_error = error.message
         else:
-            record(request, context, "show password", "succeeded")
+            record(request, context, "show password", Result.SUCCEEDED)
     info = backend.connection_info(group.id)
     context.update(
         info=info,
@@ -364,10 +366,10 @@ def delete(request: HttpRequest, context: dict) -> HttpResponse:
     try:
         backend.delete_server_group(group.id)
     except BackendError as error:
-        record(request, context, "delete", "failed", message=error.message)
+        record(request, context, "delete", Result.FAILED, message=error.message)
         context["delete_refusal"] = error.message
         return render(request, "portal/blade/delete.html", context, status=409)
-    record(request, context, "delete", "succeeded")
+    record(request, context, "delete", Result.SUCCEEDED)
     services.notification_create(
         user=request.user,
         title=f"Deleted {group.name}",

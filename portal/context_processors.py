@@ -5,6 +5,7 @@ from django.db.models import Count, Max, Q
 from django.urls import reverse
 
 from . import blade
+from .backends.base import GroupStatus, PreviewStatus
 
 CHROME_PAGES = [
     "servergroup_list",
@@ -68,3 +69,8 @@ def chrome(request):
     if user is not None and user.is_authenticated:
         context["bell"] = Bell(user)
     return context
+
+
+def states(request):
+    """The portal's state enums, so templates compare against them, not string literals."""
+    return {"GroupStatus": GroupStatus, "PreviewStatus": PreviewStatus}

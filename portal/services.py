@@ -14,7 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from .backends import BackendError, get_backend
-from .backends.base import Backend, PreviewInfo, PreviewRows, ServerGroup
+from .backends.base import Backend, PreviewInfo, PreviewRows, PreviewStatus, ServerGroup
 from .models import ActivityEvent, Notification, OpenPreview
 
 logger = logging.getLogger(__name__)
@@ -169,7 +169,10 @@ def preview_alive(record: OpenPreview, now: datetime) -> bool:
     if record.expires_at is not None and record.expires_at <= now:
         return False
     try:
-        return get_backend(record.backend).preview_status(record.preview_id).status != "Failed"
+        return (
+            get_backend(record.backend).preview_status(record.preview_id).status
+            != PreviewStatus.FAILED
+        )
     except BackendError:
         return False
 

@@ -103,6 +103,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.chrome",
+                "portal.context_processors.states",
+                "restore_wizard.context_processors.states",
             ],
         },
     },

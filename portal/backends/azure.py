@@ -52,6 +52,7 @@ from .base import (
     BackendError,
     CopyResult,
     FirewallRule,
+    GroupStatus,
     Node,
     NotFound,
     Parameter,
@@ -134,25 +135,25 @@ def _status(cluster: m.Cluster) -> str:
     provisioning = (cluster.provisioning_state or "").lower()
     state = (cluster.state or "").lower()
     if provisioning in {"failed", "canceled"} or state == "failed":
-        return "Failed"
+        return GroupStatus.FAILED
     if provisioning in {"deleting", "dropping"} or state in {"dropping", "deleting"}:
-        return "Deleting"
+        return GroupStatus.DELETING
     if provisioning in {"inprogress", "creating", "accepted", "provisioning"}:
-        return "Restoring" if cluster.source_resource_id else "Provisioning"
+        return GroupStatus.RESTORING if cluster.source_resource_id else GroupStatus.PROVISIONING
     words = {
-        "ready": "Ready",
-        "provisioning": "Provisioning",
-        "stopped": "Stopped",
-        "stopping": "Stopping",
-        "starting": "Starting",
-        "updating": "Updating",
-        "disabled": "Disabled",
+        "ready": GroupStatus.READY,
+        "provisioning": GroupStatus.PROVISIONING,
+        "stopped": GroupStatus.STOPPED,
+        "stopping": GroupStatus.STOPPING,
+        "starting": GroupStatus.STARTING,
+        "updating": GroupStatus.UPDATING,
+        "disabled": GroupStatus.DISABLED,
     }
     if state in words:
         return words[state]
     if not state and provisioning == "succeeded":
-        return "Ready"
-    return (cluster.state or "Unknown").capitalize()
+        return GroupStatus.READY
+    return (cluster.state or GroupStatus.UNKNOWN).capitalize()
 
 
 def _not_reported(name: str) -> str:
@@ -388,7 +389,7 @@ class AzureBackend(ArmBackend):
             watched,
             lambda status, reported: progress(
                 Progress(
-                    phase="Restoring",
+                    phase=GroupStatus.RESTORING,
                     message=f"Azure reports the restore {status} (check {reported}).",
                     coarse=True,
                 )
@@ -425,7 +426,7 @@ class AzureBackend(ArmBackend):
         cluster = self._get_or_none(lambda: client.clusters.get(rg, name), name, sub)
         if cluster is None:
             return f"Nothing to clean up: Azure has no server group {name}."
-        if _status(cluster) != "Failed":
+        if _status(cluster) != GroupStatus.FAILED:
             return (
                 f"Left {name} in place: Azure reports it {_status(cluster).lower()}, "
                 "not failed. Delete it in Azure if it is not wanted."

@@ -35,6 +35,8 @@ from azure.core.exceptions import AzureError, HttpResponseError
 from azure.mgmt.postgresqlflexibleservers import PostgreSQLManagementClient
 from azure.mgmt.postgresqlflexibleservers import models as m
 
+from portal.instants import utc_text
+
 from .azure_common import (
     PORTAL_URL,
     TOKEN_VERSION,
@@ -51,6 +53,7 @@ from .base import (
     BackupPoint,
     CopyResult,
     FirewallRule,
+    GroupStatus,
     Node,
     NotFound,
     Parameter,
@@ -129,25 +132,21 @@ def _text(value: Any) -> str:
     return str(getattr(value, "value", value) or "")
 
 
-def _fmt(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 def _status(server: m.Server) -> str:
     state = _text(getattr(server.properties, "state", None)).lower()
     words = {
-        "ready": "Ready",
-        "provisioning": "Provisioning",
-        "stopped": "Stopped",
-        "stopping": "Stopping",
-        "starting": "Starting",
-        "updating": "Updating",
-        "restarting": "Restarting",
-        "dropping": "Deleting",
-        "disabled": "Disabled",
-        "inaccessible": "Inaccessible",
+        "ready": GroupStatus.READY,
+        "provisioning": GroupStatus.PROVISIONING,
+        "stopped": GroupStatus.STOPPED,
+        "stopping": GroupStatus.STOPPING,
+        "starting": GroupStatus.STARTING,
+        "updating": GroupStatus.UPDATING,
+        "restarting": GroupStatus.RESTARTING,
+        "dropping": GroupStatus.DELETING,
+        "disabled": GroupStatus.DISABLED,
+        "inaccessible": GroupStatus.INACCESSIBLE,
     }
-    return words.get(state, state.capitalize() or "Unknown")
+    return words.get(state, state.capitalize() or GroupStatus.UNKNOWN)
 
 
 def _is_quota(code: str) -> bool:
@@ -394,13 +393,13 @@ class FlexibleBackend(ArmBackend):
             backups = self.restore_backups(source.id)
             if not any(b.completed == point for b in backups):
                 raise BackendError(
-                    f"{_fmt(point)} is not the completion time of a full backup of "
+                    f"{utc_text(point)} is not the completion time of a full backup of "
                     f"{source.name}; choose one of its backups."
                 )
         if not earliest <= point <= now:
             raise BackendError(
-                f"The restore point {_fmt(point)} is outside the restore window of "
-                f"{source.name} ({_fmt(earliest)} to now)."
+                f"The restore point {utc_text(point)} is outside the restore window of "
+                f"{source.name} ({utc_text(earliest)} to now)."
             )
         return "PointInTimeRestore", group.location, point
 
@@ -476,7 +475,7 @@ class FlexibleBackend(ArmBackend):
             )
         newest = backups[0]
         return (
-            f"Azure restores {data} from the full backup of {_fmt(newest.completed)}, then "
+            f"Azure restores {data} from the full backup of {utc_text(newest.completed)}, then "
             f"replays {_span((point - newest.completed).total_seconds())} of WAL: its "
             "documentation says minutes to hours, growing with the WAL to replay."
         )
@@ -529,7 +528,7 @@ class FlexibleBackend(ArmBackend):
             watched,
             lambda status, reported: progress(
                 Progress(
-                    phase="Restoring",
+                    phase=GroupStatus.RESTORING,
                     message=f"Azure reports the restore {status} "
                     f"(check {reported}); {self._state_words(sub, rg, name)} "
                     + state.get("estimate", ""),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
+from enum import StrEnum, nonmember
 
 from .scratch import not_scratch
 
@@ -45,6 +45,50 @@ class NotFound(BackendError):
     http_status = 404
 
 
+class State(StrEnum):
+    """A state word, shown as is; templates compare against the members (the context
+    names each enum), so a template must not call the class."""
+
+    do_not_call_in_templates = nonmember(True)
+
+
+class GroupStatus(State):
+    """A server group's status, in the words every cloud's portal shows. A cloud may
+    report a state of its own beyond these (``ServerGroup.status`` then carries its word)."""
+
+    READY = "Ready"
+    STOPPED = "Stopped"
+    STARTING = "Starting"
+    STOPPING = "Stopping"
+    RESTARTING = "Restarting"
+    UPDATING = "Updating"
+    PROVISIONING = "Provisioning"
+    RESTORING = "Restoring"
+    DELETING = "Deleting"
+    DISABLED = "Disabled"
+    INACCESSIBLE = "Inaccessible"
+    FAILED = "Failed"
+    UNKNOWN = "Unknown"
+
+
+class PreviewStatus(State):
+    """Where a preview is: its copy starting, ready for queries, or failed."""
+
+    STARTING = "Starting"
+    READY = "Ready"
+    FAILED = "Failed"
+
+
+class RestorePhase(State):
+    """The phase a restore reports (``Progress.phase``), as localcloud names them; a
+    cloud that reports only its own state sends its group status instead."""
+
+    SEALING = "sealing"
+    RESTORING = "restoring"
+    BACKING_UP = "backing up"
+    READY = "ready"
+
+
 @dataclass(frozen=True)
 class Node:
     name: str  # "coordinator", "worker-1", or the cloud's server name
@@ -62,7 +106,7 @@ class ServerGroup:
     cloud: str  # label shown beside the group, e.g. "Local" or "Azure"
     id: str  # unique within the backend (Azure: the resource id; local: the name)
     name: str
-    status: str  # "Ready", "Stopped", "Restoring", "Provisioning", "Failed", ...
+    status: str  # a GroupStatus, or the cloud's own word for a state beyond them
     subscription: str
     resource_group: str
     location: str
@@ -91,7 +135,7 @@ class ServerGroup:
 
     @property
     def is_ready(self) -> bool:
-        return self.status == "Ready"
+        return self.status == GroupStatus.READY
 
 
 @dataclass(frozen=True)
@@ -125,7 +169,7 @@ class BackupPoint:
     kind: str = ""  # e.g. "Full" or "Customer On-Demand"
 
 
-class NodePhase(StrEnum):
+class NodePhase(State):
     """Where one node of a restore is (localcloud reports each; Azure reports none)."""
 
     WAITING = "waiting"
@@ -391,7 +435,7 @@ class PreviewInfo:
     id: str
     node: str
     point: datetime
-    status: str  # "Starting", "Ready" or "Failed"
+    status: PreviewStatus
     expires_at: datetime
     message: str = ""
 

@@ -31,10 +31,12 @@ from .base import (
     PreviewComparison,
     PreviewInfo,
     PreviewRows,
+    PreviewStatus,
     PreviewTable,
     Progress,
     ProgressCallback,
     RestoreEstimate,
+    RestorePhase,
     RestoreRequest,
     RestoreResult,
     RestoreWindow,
@@ -255,7 +257,7 @@ class LocalBackend(Backend):
                 state["phase"] = phase
                 if node is not None and node not in state["details"]:
                     state["nodes"][node] = percent
-                elif phase == "ready":
+                elif phase == RestorePhase.READY:
                     state["nodes"].update(dict.fromkeys(state["nodes"], 100))
                 send()
 
@@ -338,7 +340,7 @@ class LocalBackend(Backend):
             id=preview.id,
             node=preview.node,
             point=preview.point,
-            status=preview.status,
+            status=PreviewStatus(preview.status),
             expires_at=preview.expires_at,
             message=preview.message,
         )

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from portal import services as portal_services
 from portal.backends import BackendError
+from portal.backends.base import PreviewStatus
 from portal.instants import utc_text
 from portal.models import ActivityEvent, OpenPreview
 from portal.services import activity_record
@@ -141,7 +142,7 @@ def preview_panel(request: HttpRequest, backend: str, name: str, preview_id: str
     source = context["backend"]
     try:
         preview = source.preview_status(preview_id)
-        if preview.status == "Ready":
+        if preview.status == PreviewStatus.READY:
             context.update(preview_contents(source, preview_id))
     except BackendError as error:
         my_previews(request).filter(backend=backend, preview_id=preview_id).delete()

@@ -10,12 +10,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from portal.instants import utc_iso, utc_text
 from portal.selectors import signin_lockouts
 from portal.services import signin_lockout_reset
-
-
-def fmt(moment) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 class Command(BaseCommand):
@@ -40,8 +37,8 @@ class Command(BaseCommand):
                             "kind": lockout.kind,
                             "value": lockout.value,
                             "failures": lockout.failures,
-                            "last_failure": lockout.last_failure.isoformat(),
-                            "locked_until": lockout.locked_until.isoformat(),
+                            "last_failure": utc_iso(lockout.last_failure),
+                            "locked_until": utc_iso(lockout.locked_until),
                         }
                         for lockout in lockouts
                     ],
@@ -55,7 +52,7 @@ class Command(BaseCommand):
         for lockout in lockouts:
             self.stdout.write(
                 f"{lockout.kind:8} {lockout.value}: {lockout.failures} failed sign-ins, "
-                f"locked until {fmt(lockout.locked_until)}"
+                f"locked until {utc_text(lockout.locked_until)}"
             )
 
     def reset(self, username: str, address: str, as_json: bool) -> None:
