@@ -61,10 +61,11 @@ format: $(VENV)/.installed-dev
 
 # The whole suite on SQLite, then the suites whose subject is the portal's own database
 # again with PostgreSQL as DATABASE_URL (the script starts and stops that PostgreSQL):
-# unit, security and wizard, the drills' claims (a row lock on PostgreSQL, SQLite's
+# portal, security and wizard, the drills' claims (a row lock on PostgreSQL, SQLite's
 # immediate transactions otherwise), and the browser tests where two sessions meet in it.
-# The other browser tests follow a localcloud restore, which the first pass already proves.
-PG_SUITES := tests/unit tests/security tests/wizard tests/browser/test_two_browsers.py \
+# The other browser tests follow a localcloud restore, which the first pass already proves;
+# tests/unit touches no database.
+PG_SUITES := tests/portal tests/security tests/wizard tests/browser/test_two_browsers.py \
 	tests/browser/test_shell.py tests/drills/test_claims.py
 test: setup-dev lint
 	$(VENV)/bin/pytest

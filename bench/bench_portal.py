@@ -23,7 +23,10 @@ def run(rec) -> None:
 
         def listed(count: int) -> None:
             settings.PORTAL_BACKENDS = {
-                "listed": {"BACKEND": "tests.doubles.ListBackend", "OPTIONS": {"count": count}}
+                "listed": {
+                    "BACKEND": "tests.fakes.doubles.ListBackend",
+                    "OPTIONS": {"count": count},
+                }
             }
             reset_backends()
 

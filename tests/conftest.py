@@ -38,7 +38,7 @@ def no_backends_unless_asked(settings):
 def listed_backends(settings):
     def configure(count: int, key: str = "listed"):
         settings.PORTAL_BACKENDS = {
-            key: {"BACKEND": "tests.doubles.ListBackend", "OPTIONS": {"count": count}}
+            key: {"BACKEND": "tests.fakes.doubles.ListBackend", "OPTIONS": {"count": count}}
         }
 
     return configure

@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def day_window(settings):
     settings.PORTAL_BACKENDS = {
-        "local": {"BACKEND": "tests.doubles.TimelineBackend", "OPTIONS": {"count": 1}}
+        "local": {"BACKEND": "tests.fakes.doubles.TimelineBackend", "OPTIONS": {"count": 1}}
     }
     from portal.backends import get_backend
 

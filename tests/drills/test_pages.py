@@ -15,7 +15,7 @@ from django.utils import timezone
 from drills import selectors, services
 from drills.models import Drill, DrillPlan
 from restore_wizard.services.checks import restore_target_problem
-from tests.doubles import PreviewBackend
+from tests.fakes.doubles import PreviewBackend
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from restore_wizard.models import RestoreOperation
-from tests.unit.test_every_url import ALL, sample_path
+from tests.portal.test_every_url import ALL, sample_path
 from tests.wizard.conftest import RESTORE_URL, build_arm, details_form, use_azure
 
 pytestmark = pytest.mark.django_db

@@ -22,7 +22,7 @@ KEY = "previews"
 def previews(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.PORTAL_BACKENDS = {
-        KEY: {"BACKEND": "tests.doubles.PreviewBackend", "OPTIONS": {"max_previews": 3}}
+        KEY: {"BACKEND": "tests.fakes.doubles.PreviewBackend", "OPTIONS": {"max_previews": 3}}
     }
     return get_backend(KEY)
 

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from portal import blade
-from tests.doubles import ListBackend
+from tests.fakes.doubles import ListBackend
 
 
 @pytest.fixture

@@ -132,7 +132,7 @@ DAY_URL = f"/servergroups/local/{DAY_GROUP}/restore/"
 def day_window(settings):
     """A group with a day-long window and two DROP TABLEs one second apart."""
     settings.PORTAL_BACKENDS = {
-        "local": {"BACKEND": "tests.doubles.TimelineBackend", "OPTIONS": {"count": 1}}
+        "local": {"BACKEND": "tests.fakes.doubles.TimelineBackend", "OPTIONS": {"count": 1}}
     }
     from portal.backends import get_backend
 

@@ -40,7 +40,7 @@ def test_a_cloud_that_cannot_answer_is_a_502_page_with_its_reason(
     operator_client, settings, method, path, data
 ):
     settings.PORTAL_BACKENDS = {
-        "local": {"BACKEND": "tests.doubles.UnreachableWindowBackend", "OPTIONS": {}}
+        "local": {"BACKEND": "tests.fakes.doubles.UnreachableWindowBackend", "OPTIONS": {}}
     }
 
     response = getattr(operator_client, method)(DAY_URL + path, data)
