@@ -24,30 +24,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 from . import blade, services
 from .backends import BackendError
 from .backends.base import FirewallRule
+from .guards import Refused, failure_page, require_operator
 from .models import ActivityEvent
 from .selectors import servergroup_context
 
 Result = ActivityEvent.Result
-
-OPERATORS_ONLY = (
-    'Only members of the "Restore operators" group may {what}. '
-    "Ask a portal administrator to add you."
-)
-
-
-class Refused(Exception):
-    """A request this user, or this moment, may not have: shown as a page saying why."""
-
-    def __init__(self, message: str, status: int = 403):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
-
-def problem(request: HttpRequest, name: str, message: str, status: int) -> HttpResponse:
-    return render(
-        request, "portal/servergroup_error.html", {"name": name, "message": message}, status=status
-    )
 
 
 def blade_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -57,17 +38,10 @@ def blade_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
     def wrapper(request: HttpRequest, backend: str, name: str) -> HttpResponse:
         try:
             return view(request, servergroup_context(request, backend, name))
-        except Refused as refused:
-            return problem(request, name, refused.message, refused.status)
-        except BackendError as error:
-            return problem(request, name, error.message, error.http_status)
+        except (Refused, BackendError) as failure:
+            return failure_page(request, name, failure)
 
     return wrapper
-
-
-def require_operator(context: dict, what: str) -> None:
-    if not context["may_restore"]:
-        raise Refused(OPERATORS_ONLY.format(what=what))
 
 
 def record(request: HttpRequest, context: dict, action: str, result: Result, **fields) -> None:

@@ -15,6 +15,7 @@ from django_htmx.http import trigger_client_event
 
 from . import bell, selectors, services
 from .backends import BackendError, get_backends
+from .guards import failure_page
 from .models import ActivityEvent, Notification, OpenPreview
 from .selectors import servergroup_context
 
@@ -84,12 +85,7 @@ def servergroup_overview(request: HttpRequest, backend: str, name: str) -> HttpR
     try:
         context = servergroup_context(request, backend, name)
     except BackendError as error:
-        return render(
-            request,
-            "portal/servergroup_error.html",
-            {"message": error.message, "name": name},
-            status=error.http_status,
-        )
+        return failure_page(request, name, error)
     context["delete_blocker"] = context["backend"].delete_blocker(context["group"])
     return render(request, "portal/servergroup_overview.html", context)
 

@@ -2,10 +2,10 @@
 
 A guard returns what the view needs or raises: ``Refused`` (this user, or this moment,
 may not) or ``BackendError`` (the cloud could not answer). ``wizard_view`` maps both to
-the server group's error page: the refusal's own status, or the error's ``http_status``
-(404 for a group or backend that does not exist, 502 for any other backend failure).
-Views never build that page themselves, so a new view cannot answer a known failure
-with a 500.
+the server group's error page through ``portal.guards.failure_page``, the portal's one
+mapping (the refusal's own status, 404 for a group or backend that does not exist, 502
+for any other backend failure). Views never build that page themselves, so a new view
+cannot answer a known failure with a 500.
 """
 
 from __future__ import annotations
@@ -14,34 +14,13 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.utils import timezone
 
 from portal.backends import BackendError
+from portal.guards import OPERATORS_ONLY, Refused, failure_page
 from portal.models import ActivityEvent
 from portal.selectors import servergroup_context
 from portal.services import activity_record, may_restore
-
-OPERATORS_ONLY = (
-    'Only members of the "Restore operators" group may {what}. '
-    "Ask a portal administrator to add you."
-)
-
-
-class Refused(Exception):
-    """A request this user, or this moment, may not have: shown as a page saying why."""
-
-    def __init__(self, message: str, status: int = 403, *, name: str = ""):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.name = name
-
-
-def problem_page(request: HttpRequest, name: str, message: str, status: int) -> HttpResponse:
-    return render(
-        request, "portal/servergroup_error.html", {"name": name, "message": message}, status=status
-    )
 
 
 def wizard_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -51,11 +30,8 @@ def wizard_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
-        except Refused as refused:
-            name = refused.name or kwargs.get("name", "")
-            return problem_page(request, name, refused.message, refused.status)
-        except BackendError as error:
-            return problem_page(request, kwargs.get("name", ""), error.message, error.http_status)
+        except (Refused, BackendError) as failure:
+            return failure_page(request, kwargs.get("name", ""), failure)
 
     return wrapper
 
