@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from portal.backends import BackendError
 from portal.backends.base import Backend, FirewallRule, Parameter, ServerGroup
+from portal.services import may_restore
 
 from .models import PostRestoreMark, RestoreOperation
 
@@ -82,8 +83,6 @@ def restore_running_for(backend_key: str, name: str) -> str | None:
 def running_restores_for(user):
     """The restores the bell shows this user: every running one to Restore operators
     (a restore started from the command line included), a viewer's own to others."""
-    from portal.services import may_restore
-
     active = RestoreOperation.objects.filter(status__in=RestoreOperation.ACTIVE).select_related(
         "created_by"
     )
