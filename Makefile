@@ -15,7 +15,7 @@ export PIP_ROOT_USER_ACTION := ignore
 
 help:
 	@echo "make run    set up and serve the portal on http://127.0.0.1:$(PORTAL_PORT) with a demo server group"
-	@echo "make test   set up (browser included) and run lint, unit, integration, browser and reliability tests"
+	@echo "make test   set up (browser included) and run lint, the import check, unit, integration, browser and reliability tests"
 	@echo "make bench  run the benchmarks; figures go to bench/results/"
 
 $(PY):
@@ -67,7 +67,7 @@ format: $(VENV)/.installed-dev
 # tests/unit touches no database.
 PG_SUITES := tests/portal tests/security tests/wizard tests/browser/test_two_browsers.py \
 	tests/browser/test_shell.py tests/drills/test_claims.py
-test: setup-dev lint
+test: setup-dev lint check-imports
 	$(VENV)/bin/pytest
 	scripts/with-portal-postgres $(VENV)/bin/pytest $(PG_SUITES)
 
