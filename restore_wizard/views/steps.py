@@ -186,7 +186,8 @@ def check_name(request: HttpRequest, backend: str, name: str) -> HttpResponse:
         return render(request, TEMPLATE + "#name-check", {"name_error": error.message})
     if not context["may_restore"]:
         return HttpResponse("Only restore operators may check names.", status=403)
-    target = request.GET.get("target_name", "").strip()[:100]
+    # One character over the cloud's limit is enough to be refused with its rule.
+    target = request.GET.get("target_name", "").strip()[: context["backend"].name_max_length + 1]
     group = context["group"]
     location = group.paired_location if request.GET.get("choice") == "geo" else group.location
     problem = context["backend"].name_problem(target)

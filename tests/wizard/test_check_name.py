@@ -29,3 +29,15 @@ def test_invalid_name_is_refused_without_asking_azure(operator_client, azure):
 
     assert "is not a valid server group name" in html
     assert not azure.requests_to("POST", "checkNameAvailability")
+
+
+def test_a_name_one_over_the_limit_is_refused_with_the_rule_without_asking_azure(
+    operator_client, azure
+):
+    from portal.backends.azure import NAME_MAX_LENGTH, NAME_RULE_TEXT
+
+    too_long = "a" * (NAME_MAX_LENGTH + 1)
+    html = operator_client.get(URL, {"target_name": too_long * 3}).content.decode()
+
+    assert f"&#x27;{too_long}&#x27; is not a valid server group name. {NAME_RULE_TEXT}" in html
+    assert not azure.requests_to("POST", "checkNameAvailability")
