@@ -29,10 +29,11 @@ from django.utils import timezone
 
 from portal.backends import BackendError, get_backend
 from portal.backends.base import Backend, Progress, RestorePhase, RestoreRequest, ServerGroup
+from portal.instants import utc_text
 from portal.models import ActivityEvent, Notification
 from portal.services import activity_record, may_restore, notification_create
 from restore_wizard.models import RestoreOperation
-from restore_wizard.services.checks import DRILL_SUFFIX, RestoreRefused, fmt
+from restore_wizard.services.checks import DRILL_SUFFIX, RestoreRefused
 from restore_wizard.services.operations import restore_operation_cancel, restore_operation_record
 from restore_wizard.services.outcomes import restore_operation_fail
 from restore_wizard.services.runner import restore_operation_run
@@ -372,7 +373,7 @@ def drill_cancel(*, drill_id: int, user) -> str:
     """
     now, who = timezone.now(), user.get_username()
     rows = Drill.objects.filter(pk=drill_id)
-    message = f"Cancelled by {who} at {fmt(now)}."
+    message = f"Cancelled by {who} at {utc_text(now)}."
     if rows.filter(status=Status.QUEUED).update(
         status=Status.CANCELLED,
         cancel_requested_at=now,
@@ -408,7 +409,7 @@ def drill_cancel(*, drill_id: int, user) -> str:
 def drill_cancelled(drill: Drill, *, evidence: Evidence, cleanup: str, cleaned: bool) -> None:
     asked = Drill.objects.filter(pk=drill.pk).values("cancelled_by_name", "cancel_requested_at")[0]
     message = f"Cancelled by {asked['cancelled_by_name'] or 'an operator'} at "
-    message += f"{fmt(asked['cancel_requested_at'] or timezone.now())}."
+    message += f"{utc_text(asked['cancel_requested_at'] or timezone.now())}."
     if not cleaned:
         message += f" The scratch group was not removed: {cleanup}"
     updated = Drill.objects.filter(pk=drill.pk, status=Status.RUNNING).update(
@@ -490,7 +491,7 @@ def drill_finish(
     detail = {
         "drill": drill.pk,
         "scratch": drill.scratch_name,
-        "point": fmt(drill.point) if drill.point else "",
+        "point": utc_text(drill.point) if drill.point else "",
         "time_to_ready_s": drill.rto_seconds,
     }
     activity_record(
@@ -582,7 +583,7 @@ def drills_cleanup_retry(*, now: datetime | None = None) -> list[int]:
             continue
         cleanup, cleaned = scratch_remove(backend, drill)
         Drill.objects.filter(pk=drill.pk).update(
-            cleanup=f"{cleanup} (tried again at {fmt(now)}; the first attempt failed)",
+            cleanup=f"{cleanup} (tried again at {utc_text(now)}; the first attempt failed)",
             cleaned_up=cleaned,
         )
         if cleaned:
@@ -637,7 +638,7 @@ def plan_save(
         detail={
             "frequency": frequency,
             "time_utc": time_utc.strftime("%H:%M") if time_utc else "",
-            "next": fmt(plan.next_run_at) if plan.next_run_at else "",
+            "next": utc_text(plan.next_run_at) if plan.next_run_at else "",
         },
     )
     return plan

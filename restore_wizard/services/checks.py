@@ -22,25 +22,21 @@ class RestoreRefused(Exception):
         self.field = field
 
 
-def fmt(moment: datetime) -> str:
-    return utc_text(moment)
-
-
 def restore_point_problem(*, point: datetime, window: RestoreWindow, now: datetime) -> str | None:
     """Why ``point`` cannot be restored to, or None: the window's exact bounds, both
     inclusive, to the microsecond (an earliest point with a fraction of a second is
     itself restorable; the whole second before it is not)."""
     if point > now:
-        return f"The restore point {fmt(point)} is in the future; it is now {fmt(now)}."
+        return f"The restore point {utc_text(point)} is in the future; it is now {utc_text(now)}."
     if point < window.earliest:
         return (
-            f"The restore point {fmt(point)} is before the earliest restore point, "
-            f"{fmt(window.earliest)}."
+            f"The restore point {utc_text(point)} is before the earliest restore point, "
+            f"{utc_text(window.earliest)}."
         )
     if point > window.latest:
         return (
-            f"The restore point {fmt(point)} is after the latest restorable time, "
-            f"{fmt(window.latest)}."
+            f"The restore point {utc_text(point)} is after the latest restorable time, "
+            f"{utc_text(window.latest)}."
         )
     return None
 

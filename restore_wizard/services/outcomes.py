@@ -10,11 +10,11 @@ from django.utils import timezone
 
 from portal.backends import BackendError, get_backend
 from portal.backends.base import Backend
+from portal.instants import utc_text
 from portal.models import ActivityEvent, Notification
 from portal.services import activity_record, notification_create
 
 from ..models import PostRestoreMark, RestoreOperation
-from .checks import fmt
 
 Status = RestoreOperation.Status
 NOTHING_LEFT = "Nothing was left to clean up."
@@ -29,7 +29,7 @@ def operation_activity_detail(operation: RestoreOperation) -> dict:
     point = operation.restored_point or operation.requested_point
     return {
         "source": operation.source_name,
-        "point": fmt(point) if point else POINT_WORDS.get(operation.choice, "restore point"),
+        "point": utc_text(point) if point else POINT_WORDS.get(operation.choice, "restore point"),
         "target": operation.target_name,
         "operation": operation.pk,
     }
@@ -179,7 +179,7 @@ def restore_operation_cancelled(*, operation: RestoreOperation, cleanup: str) ->
     )[0]
     who = asked["cancelled_by_name"] or "an operator"
     when = asked["cancel_requested_at"] or timezone.now()
-    message = f"Cancelled by {who} at {fmt(when)}."
+    message = f"Cancelled by {who} at {utc_text(when)}."
     with transaction.atomic():
         updated = RestoreOperation.objects.filter(pk=operation.pk, status=Status.CANCELLING).update(
             status=Status.CANCELLED, cleanup=cleanup, message=message, finished_at=timezone.now()
