@@ -12,8 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal.blade_views import blade_view
-from portal.guards import Refused, require_operator
+from portal.guards import Refused, blade_view, require_operator
 from portal.services import may_restore
 
 from . import selectors, services

@@ -1,8 +1,8 @@
 """The pages of one server group's blade besides its Overview: Activity log, Nodes,
 Networking, Server parameters, Connection strings, the phone menu, and Delete.
 
-Every view opens through ``blade_view``: it loads the group (a BackendError becomes the
-error page) and maps ``Refused`` (who may not, or what may not happen now) to a page
+Every view opens through ``guards.blade_view``: it loads the group (a BackendError becomes
+the error page) and maps ``Refused`` (who may not, or what may not happen now) to a page
 that says why. Only "Restore operators" (``services.may_restore``) change anything;
 viewers see everything but the admin password.
 """
@@ -10,7 +10,6 @@ viewers see everything but the admin password.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from urllib.parse import quote
 
 from django.contrib import messages
@@ -24,24 +23,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from . import blade, services
 from .backends import BackendError
 from .backends.base import FirewallRule
-from .guards import Refused, failure_page, require_operator
+from .guards import Refused, blade_view, require_operator
 from .models import ActivityEvent
-from .selectors import servergroup_context
 
 Result = ActivityEvent.Result
-
-
-def blade_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Load the group for ``view(request, context)``; map known failures to pages."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, backend: str, name: str) -> HttpResponse:
-        try:
-            return view(request, servergroup_context(request, backend, name))
-        except (Refused, BackendError) as failure:
-            return failure_page(request, name, failure)
-
-    return wrapper
 
 
 def record(request: HttpRequest, context: dict, action: str, result: Result, **fields) -> None:

@@ -38,8 +38,11 @@ def test_a_tree_that_imports_one_way_passes(tmp_path):
             "portal/instants.py": "from datetime import UTC\n",
             "portal/backends/local.py": "from localcloud import engine\nfrom .base import X\n",
             "portal/views.py": "from django.http import HttpResponse\nfrom .backends import base\n",
-            "restore_wizard/views.py": "from portal import views\nimport portal.backends\n",
-            "drills/services.py": "from restore_wizard import views\n",
+            "portal/selectors.py": "from .backends import base\n",
+            "portal/urls.py": "from . import views\n",
+            "restore_wizard/views.py": "from portal import selectors\nimport portal.backends\n",
+            "drills/services.py": "from restore_wizard import models\n",
+            "restore_wizard/models.py": "",
         },
     )
     result = check(tmp_path)
@@ -123,3 +126,25 @@ def test_an_allowed_late_import_is_not_flagged(tmp_path):
     )
     result = check(tmp_path)
     assert result.returncode == 0, result.stdout
+
+
+def test_a_view_module_imported_outside_urls_and_apps_is_caught(tmp_path):
+    write_tree(
+        tmp_path,
+        {
+            "portal/views.py": "",
+            "portal/urls.py": "from . import views\n",
+            "restore_wizard/views/__init__.py": "",
+            "restore_wizard/views/steps.py": "from .guards import guard\n",
+            "restore_wizard/views/guards.py": "",
+            "restore_wizard/urls.py": "from .views import steps\n",
+            "restore_wizard/services.py": "from portal.views import context\n",
+        },
+    )
+    result = check(tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        "restore_wizard/services.py:1: restore_wizard.services imports the view module "
+        "portal.views: views are imported by URL confs and apps only (share a selector, a "
+        "service or a guard instead)"
+    ]
