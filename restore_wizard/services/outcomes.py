@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.backends import BackendError, get_backend
-from portal.backends.base import Backend
+from portal.backends.base import Backend, GroupStatus
 from portal.instants import utc_text
 from portal.models import ActivityEvent, Notification
 from portal.services import activity_record, notification_create
@@ -95,7 +95,7 @@ def restore_operation_succeed(*, operation: RestoreOperation, target_id: str, po
         pk=operation.pk, status__in=[Status.RUNNING, Status.CANCELLING]
     ).update(
         status=Status.SUCCEEDED,
-        phase="Ready",
+        phase=GroupStatus.READY,
         target_id=target_id,
         restored_point=point,
         finished_at=timezone.now(),

@@ -33,7 +33,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from portal.backends import get_backend
-from portal.backends.base import BackendError, Progress, RestoreRequest
+from portal.backends.base import BackendError, GroupStatus, Progress, RestoreRequest
 from portal.instants import utc_text
 from portal.management.commands.servergroups import find_group, to_json
 from restore_wizard import estimates
@@ -208,7 +208,7 @@ class Command(BaseCommand):
         )
         result = {
             "target": options["name"],
-            "status": "Restoring",
+            "status": GroupStatus.RESTORING,
             "source": group.name,
             "operation": operation.pk,
         }
