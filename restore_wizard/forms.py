@@ -12,6 +12,7 @@ from django import forms
 
 from portal.backends import BackendError
 from portal.backends.base import Backend, RestoreWindow, ServerGroup
+from portal.instants import clock_text
 
 from .models import RestoreOperation
 from .services.checks import restore_point_problem, restore_target_problem
@@ -104,7 +105,7 @@ def read_point(data) -> PointReading:
     if typed.tzinfo is not None:  # an offset typed by hand wins over the zone
         return PointReading(parse_utc(text), "local", zone)
     first, second = typed.replace(tzinfo=zone, fold=0), typed.replace(tzinfo=zone, fold=1)
-    shown = typed.strftime("%Y-%m-%d %H:%M:%S")
+    shown = clock_text(typed)
     if first.utcoffset() != second.utcoffset():
         # Either the clocks went back (the time happened twice) or jumped (never happened).
         back = first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == typed
