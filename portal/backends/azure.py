@@ -37,8 +37,6 @@ from azure.mgmt.core.polling.arm_polling import ARMPolling
 from azure.mgmt.cosmosdbforpostgresql import CosmosdbForPostgresqlMgmtClient
 from azure.mgmt.cosmosdbforpostgresql import models as m
 
-from portal.instants import utc_text
-
 from .azure_common import (
     _TERMINAL,
     TOKEN_VERSION,
@@ -46,6 +44,7 @@ from .azure_common import (
     _aware,
     _SubmitOnly,
     _Watched,
+    refuse_outside_window,
     translate,
 )
 from .base import (
@@ -305,11 +304,7 @@ class AzureBackend(ArmBackend):
             raise BackendError(_not_reported(source.name))
         point = earliest if request.point_in_time is None else _aware(request.point_in_time)
         now = datetime.now(UTC)
-        if not earliest <= point <= now:
-            raise BackendError(
-                f"The restore point {utc_text(point)} is outside the restore window "
-                f"of {source.name} ({utc_text(earliest)} to now)."
-            )
+        refuse_outside_window(point, earliest=earliest, now=now, name=source.name)
         parameters = m.Cluster(
             location=source.location,
             source_resource_id=source.id,

@@ -33,6 +33,8 @@ from azure.core.exceptions import (
 )
 from azure.mgmt.core.polling.arm_polling import ARMPolling
 
+from portal.instants import utc_text
+
 from .base import (
     Backend,
     BackendError,
@@ -40,6 +42,7 @@ from .base import (
     FirewallRule,
     NotFound,
     RestoreEstimate,
+    RestoreWindow,
     ServerGroup,
 )
 from .scratch import not_scratch
@@ -69,6 +72,16 @@ DOCUMENTED_DURATION = (
     "Azure gives no estimate: its documentation says a restore takes from minutes to "
     "hours, depending on the WAL to replay since the last backup."
 )
+
+
+def refuse_outside_window(point: datetime, *, earliest: datetime, now: datetime, name: str) -> None:
+    """Azure answers a point outside the window with InternalServerError: refuse it first,
+    in words."""
+    if not RestoreWindow(earliest=earliest, latest=now).contains(point):
+        raise BackendError(
+            f"The restore point {utc_text(point)} is outside the restore window of "
+            f"{name} ({utc_text(earliest)} to now)."
+        )
 
 
 def _aware(moment: datetime | None) -> datetime | None:

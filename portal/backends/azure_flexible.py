@@ -45,6 +45,7 @@ from .azure_common import (
     _aware,
     _SubmitOnly,
     _Watched,
+    refuse_outside_window,
     translate,
 )
 from .base import (
@@ -396,11 +397,7 @@ class FlexibleBackend(ArmBackend):
                     f"{utc_text(point)} is not the completion time of a full backup of "
                     f"{source.name}; choose one of its backups."
                 )
-        if not earliest <= point <= now:
-            raise BackendError(
-                f"The restore point {utc_text(point)} is outside the restore window of "
-                f"{source.name} ({utc_text(earliest)} to now)."
-            )
+        refuse_outside_window(point, earliest=earliest, now=now, name=source.name)
         return "PointInTimeRestore", group.location, point
 
     def begin_restore(self, request: RestoreRequest) -> str:
