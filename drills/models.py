@@ -18,6 +18,9 @@ class Drill(models.Model):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         PASSED = "passed", "Passed"
+        # The restore reached Ready but the portal could not run its checks there (a
+        # cloud server it cannot reach): not proof the data is sound, so not a pass.
+        UNCHECKED = "unchecked", "Restored, not checked"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
@@ -54,7 +57,7 @@ class Drill(models.Model):
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
-        related_name="+",
+        related_name="drills",
     )
     # [{"name": ..., "seconds": ...}] in the order the phases ran.
     phases = models.JSONField(default=list, blank=True)

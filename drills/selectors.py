@@ -26,6 +26,7 @@ class Bar:
     height: int
     passed: bool
     label: str
+    unchecked: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ def rto_chart(drills: list[Drill]) -> Chart | None:
                 width=max(1, slot - 4),
                 height=height,
                 passed=drill.status == Drill.Status.PASSED,
+                unchecked=drill.status == Drill.Status.UNCHECKED,
                 label=f"Drill {drill.pk}: {drill.rto_seconds:.2f} s to Ready, "
                 f"{drill.get_status_display().lower()}",
             )
@@ -81,6 +83,9 @@ class FleetRow:
     last: Drill | None
     plan: DrillPlan | None
     state: str  # "never drilled", "overdue", "ok"
+    # A later drill that restored but whose checks could not run: said apart, never
+    # counted as a passed drill (it proves the restore, not the data).
+    last_unchecked: Drill | None = None
 
 
 SCHEDULE_PERIODS = {
@@ -116,6 +121,9 @@ def fleet(now: datetime | None = None) -> tuple[list[FleetRow], list[str]]:
             continue
         drills = Drill.objects.filter(backend=key, group_name=group.name)
         last_passed = drills.filter(status=Drill.Status.PASSED).first()
+        unchecked = drills.filter(status=Drill.Status.UNCHECKED)
+        if last_passed is not None:
+            unchecked = unchecked.filter(finished_at__gt=last_passed.finished_at)
         plan = plans.get((key, group.name))
         if last_passed is None:
             state = "never drilled"
@@ -123,7 +131,9 @@ def fleet(now: datetime | None = None) -> tuple[list[FleetRow], list[str]]:
             state = "overdue"
         else:
             state = "ok"
-        rows.append(FleetRow(key, group.name, last_passed, drills.first(), plan, state))
+        rows.append(
+            FleetRow(key, group.name, last_passed, drills.first(), plan, state, unchecked.first())
+        )
     return rows, errors
 
 

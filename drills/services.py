@@ -271,6 +271,7 @@ def restore_scratch(backend: Backend, drill: Drill, evidence: Evidence) -> None:
         target_name=drill.scratch_name,
         token=token,
         started_by_name=f"restore drill {drill.pk}",
+        origin=RestoreOperation.Origin.DRILL,
     )
     Drill.objects.filter(pk=drill.pk).update(operation=operation)
     drill.operation = operation
@@ -442,8 +443,8 @@ def drill_cancel_record(drill: Drill, *, user) -> None:
 
 
 def unchecked_note(results: list[dict]) -> str:
-    """What a passed drill says when the portal could not run its checks (a cloud
-    server it cannot reach): the restore alone was proven."""
+    """What a drill says when the portal could not run its checks (a cloud server it
+    cannot reach): the restore alone was proven, so it ends "Restored, not checked"."""
     if not results or any(check["passed"] is not None for check in results):
         return ""
     return (
@@ -475,13 +476,14 @@ def drill_finish(
     cleaned: bool,
     note: str = "",
 ) -> None:
+    status = Status.FAILED if failure else Status.UNCHECKED if note else Status.PASSED
     fields = {
-        "status": Status.FAILED if failure else Status.PASSED,
+        "status": status,
         "message": failure or note,
         "cleanup": cleanup,
         "cleaned_up": cleaned,
         "finished_at": timezone.now(),
-        "phase": "Failed" if failure else "Passed",
+        "phase": Status(status).label,
     }
     if evidence is not None:
         fields.update(phases=evidence.phases, checks=evidence.checks)

@@ -35,6 +35,7 @@ class RestoreOperation(models.Model):
     class Origin(models.TextChoices):
         PORTAL = "portal", "Portal"
         CLI = "cli", "Command line"
+        DRILL = "drill", "Restore drill"
 
     class Choice(models.TextChoices):
         EARLIEST = "earliest", "Earliest restore point"

@@ -120,8 +120,10 @@ def restore_operation_record(
     token: str,
     user=None,
     started_by_name: str = "",
+    origin: str = RestoreOperation.Origin.CLI,
 ) -> RestoreOperation:
-    """Record a restore begun outside the portal (the command line), like one from OK.
+    """Record a restore begun outside the portal (the command line, a drill), like one
+    from OK.
 
     ``token`` is the backend's, from ``begin_restore``: the name is reserved and the
     point checked. The caller runs it (``restore_operation_run``); the row makes it
@@ -140,7 +142,7 @@ def restore_operation_record(
             location=group.location,
             created_by=user,
             started_by_name=started_by_name,
-            origin=RestoreOperation.Origin.CLI,
+            origin=origin,
             token=token,
         )
         if user is not None:

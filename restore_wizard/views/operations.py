@@ -28,7 +28,8 @@ def operation_for_user(pk: int) -> RestoreOperation:
 
 @require_GET
 def operation_list(request: HttpRequest) -> HttpResponse:
-    operations = RestoreOperation.objects.select_related("created_by")
+    # A drill's restore links to its drill.
+    operations = RestoreOperation.objects.select_related("created_by").prefetch_related("drills")
     page = Paginator(operations, 25).get_page(request.GET.get("page"))
     return render(
         request, "restore_wizard/operation_list.html", {"page": page, "nav": "operations"}

@@ -53,7 +53,7 @@ def operation_polls(arm: FakeArm) -> int:
 
 @pytest.mark.parametrize(("key", "group"), [("azure", "orders"), ("flexible", "sales")])
 def test_an_azure_drill_restores_says_the_checks_could_not_run_and_deletes_the_server(
-    clouds, operator, key, group
+    clouds, operator, operator_client, key, group
 ):
     arm = clouds[key]
     accept_cost(key, group)
@@ -65,7 +65,9 @@ def test_an_azure_drill_restores_says_the_checks_could_not_run_and_deletes_the_s
 
     drill = services.drill_run(drill_id=drill.pk)
 
-    assert drill.status == Drill.Status.PASSED, drill.message
+    # Its own outcome: the restore is proven, the data is not; never "Passed".
+    assert drill.status == Drill.Status.UNCHECKED, drill.message
+    assert drill.get_status_display() == "Restored, not checked"
     assert drill.rto_seconds is not None and drill.ready_at is not None
     # The restore went through the SDK: one PUT of the scratch resource.
     (put,) = arm.requests_to("PUT", f"/{scratch}$")
@@ -85,6 +87,18 @@ def test_an_azure_drill_restores_says_the_checks_could_not_run_and_deletes_the_s
     assert scratch not in {name for (_, _, name) in arm._resources()}
     assert drill.cleaned_up and "Deleted the scratch" in drill.cleanup and scratch in drill.cleanup
     assert group in {name for (_, _, name) in arm._resources()}
+    # The fleet does not count it as a passed drill, and says it apart.
+    html = operator_client.get("/drills/").content.decode()
+    assert "Never drilled" in html and f'href="/drills/{drill.pk}/"' in html
+    assert "no check ran, so it is not a passed drill" in html
+    # Its restore is listed as the drill's, linked to the drill.
+    operation = drill.operation
+    assert operation.origin == "drill"
+    listing = operator_client.get("/operations/").content.decode()
+    assert f'<a href="/drills/{drill.pk}/">restore drill {drill.pk}</a> (drill)' in listing
+    assert "(command line)" not in listing
+    page = operator_client.get(f"/operations/{operation.pk}/").content.decode()
+    assert f'<a href="/drills/{drill.pk}/">restore drill {drill.pk}</a> (drill)' in page
 
 
 def test_a_failed_azure_restore_still_deletes_what_azure_left(clouds):
@@ -124,6 +138,7 @@ def test_with_a_database_role_the_checks_say_why_the_server_cannot_be_reached(cl
 
     drill = services.drill_run(drill_id=drill.pk)
 
+    assert drill.status == Drill.Status.UNCHECKED
     detail = drill.checks[0]["detail"]
     assert f"cannot reach {drill.scratch_name}.postgres.database.azure.com" in detail
     assert "firewall rule" in detail and "portal-drills" in detail
@@ -253,4 +268,4 @@ def test_the_heartbeat_goes_on_while_a_slow_delete_runs(clouds, monkeypatch):
     drill = services.drill_run(drill_id=drill.pk)
 
     assert seen["after"] > seen["before"]
-    assert drill.status == Drill.Status.PASSED and drill.cleaned_up
+    assert drill.status == Drill.Status.UNCHECKED and drill.cleaned_up

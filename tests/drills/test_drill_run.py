@@ -86,6 +86,7 @@ def test_a_drill_of_a_three_node_group_passes_and_leaves_nothing_behind(
     operation = drill.operation
     assert (operation.status, operation.target_name) == ("succeeded", drill.scratch_name)
     assert operation.started_by == f"restore drill {drill.pk}"
+    assert operation.origin == "drill"
     assert set(operation.progress["nodes"]) == {"coordinator", "worker-1", "worker-2"}
     assert operation.percent == 100
 

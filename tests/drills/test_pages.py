@@ -180,6 +180,45 @@ def test_the_fleet_shows_never_drilled_overdue_and_failures_with_their_reason(vi
     assert "Check failed: x" in html
 
 
+def test_a_drill_restored_but_not_checked_is_said_apart_and_is_not_a_pass(viewer_client):
+    """A drill whose checks could not run proves the restore, not the data: the fleet
+    shows it in its own column, and the group stays never drilled or overdue."""
+    unchecked = "The restore reached Ready and the scratch group was removed, but no check ran"
+    finished_drill(status="unchecked", message=unchecked)
+    finished_drill(status="passed", days_ago=30, group="group-0001")
+    finished_drill(status="unchecked", days_ago=1, group="group-0001", message=unchecked)
+
+    rows = {row.group_name: row for row in selectors.fleet()[0]}
+    assert (rows[GROUP].state, rows[GROUP].last_passed) == ("never drilled", None)
+    assert rows[GROUP].last_unchecked.status == "unchecked"
+    assert rows["group-0001"].state == "overdue"
+    assert rows["group-0001"].last_passed.status == "passed"
+    assert rows["group-0001"].last_unchecked.status == "unchecked"
+
+    html = viewer_client.get("/drills/").content.decode()
+    assert "Restored, not checked (UTC)" in html
+    assert html.count("no check ran, so it is not a passed drill") == 2
+    group_html = viewer_client.get(URL).content.decode()
+    assert '<span class="status status-unchecked">Restored, not checked</span>' in group_html
+    assert 'class="drill-bar drill-bar-unchecked"' in group_html
+    assert "drill-bar-passed" not in group_html
+
+    row = next(
+        csv.DictReader(
+            io.StringIO(
+                viewer_client.get(
+                    f"/drills/export.csv?backend=cloud&group={GROUP}"
+                ).content.decode()
+            )
+        )
+    )
+    assert (row["status"], row["message"]) == ("unchecked", unchecked)
+    items = json.loads(
+        viewer_client.get(f"/drills/export.json?backend=cloud&group={GROUP}").content
+    )
+    assert [item["status"] for item in items] == ["unchecked"]
+
+
 def test_the_chart_is_drawn_without_inline_styles(viewer_client):
     for rto in (1.0, 2.0, 4.0):
         finished_drill(rto=rto)

@@ -56,8 +56,9 @@ class Command(BaseCommand):
                 mark = {True: "ok", False: "FAILED", None: "not run"}[check["passed"]]
                 self.stdout.write(f"{check['node']}: {check['check']}: {mark} ({check['detail']})")
             rto = f"{drill.rto_seconds:.2f} s" if drill.rto_seconds is not None else "-"
+            outcome = drill.get_status_display().lower()
             self.stdout.write(
-                f"Drill {drill.pk} of '{group}' {drill.status}: time to Ready {rto}. "
+                f"Drill {drill.pk} of '{group}' {outcome}: time to Ready {rto}. "
                 f"{drill.message} Clean-up: {drill.cleanup}".replace("  ", " ")
             )
         if wait and drill.status == Drill.Status.FAILED:
