@@ -3,7 +3,8 @@ backend configured on it, and the checks that a scratch group left nothing behin
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -40,6 +41,17 @@ def local_cloud(settings, engine) -> Engine:
     }
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return engine
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str) -> object:
+    """Poll ``condition`` until it is truthy (its value is returned); past ``timeout``
+    seconds, fail saying what did not happen instead of going on regardless."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)
+    return value
 
 
 def scratch_ports(engine: Engine, name: str) -> list[int]:

@@ -5,7 +5,6 @@ ARM's long-running operation), always. A DBA's Delete of a real group stays refu
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +14,8 @@ from drills.models import Drill, DrillPlan
 from portal.backends import BackendError, get_backend
 from tests.fakes.azure_arm import SUB_A, FakeArm, FakeCredential
 from tests.fakes.azure_flexible_arm import FlexibleArm
+
+from .conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -258,9 +259,17 @@ def test_the_heartbeat_goes_on_while_a_slow_delete_runs(clouds, monkeypatch):
     seen = {}
 
     def slow_remove(backend, drill):
+        # The delete does not end until the heartbeat has beaten during it.
         seen["before"] = Drill.objects.get(pk=drill.pk).heartbeat_at
-        time.sleep(1.0)
-        seen["after"] = Drill.objects.get(pk=drill.pk).heartbeat_at
+        seen["after"] = wait_for(
+            lambda: (
+                Drill.objects.filter(pk=drill.pk, heartbeat_at__gt=seen["before"])
+                .values_list("heartbeat_at", flat=True)
+                .first()
+            ),
+            timeout=60,
+            what="a heartbeat during the delete",
+        )
         return remove(backend, drill)
 
     monkeypatch.setattr(services, "scratch_remove", slow_remove)

@@ -54,6 +54,8 @@ def test_two_schedulers_claiming_at_once_never_exceed_the_limit(settings, monkey
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    # Both claims ended: no thread holds a connection into the next test.
+    assert not any(thread.is_alive() for thread in threads)
 
     assert sorted(claimed.values()) == [False, True]
     assert Drill.objects.filter(status="running").count() == 1

@@ -7,7 +7,6 @@ import json
 import os
 import tarfile
 import threading
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -18,7 +17,7 @@ from drills import services
 from drills.models import Drill, DrillPlan
 from portal.models import ActivityEvent, Notification
 
-from .conftest import make_orders, nothing_left, scratch_ports
+from .conftest import make_orders, nothing_left, scratch_ports, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -97,17 +96,21 @@ def test_a_drill_cancelled_while_it_restores_ends_cancelled_and_leaves_nothing(
     drill = services.drill_start(backend_key="local", group_name=shop, trigger="cli")
     ran = threading.Thread(target=run_and_close, args=(drill.pk,))
     ran.start()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        drill.refresh_from_db()
-        if drill.operation_id and drill.phase.startswith("restore: "):
-            break
-        time.sleep(0.05)
+    # Cancel only once the restore runs (not before it, by luck of timing).
+    wait_for(
+        lambda: Drill.objects.filter(
+            pk=drill.pk, operation__isnull=False, phase__startswith="restore: "
+        ).exists(),
+        timeout=120,
+        what="the drill to be restoring",
+    )
     ports = scratch_ports(local_cloud, drill.scratch_name)
 
     said = services.drill_cancel(drill_id=drill.pk, user=operator)
     ran.join(timeout=180)
 
+    # The drill's thread has ended: nothing of it runs on into the next test.
+    assert not ran.is_alive(), "the cancelled drill did not end"
     assert "being cancelled" in said
     drill.refresh_from_db()
     assert drill.status == Drill.Status.CANCELLED, drill.message
