@@ -4,6 +4,7 @@ takes a screenshot of, and no page it visited logged a console error."""
 import pytest
 
 from tests.browser.a11y import assert_accessible, assert_no_console_errors, watch_console
+from tests.local_portal import serve_engine
 
 
 @pytest.fixture
@@ -28,3 +29,12 @@ def console_errors(request):
     errors = watch_console(request.getfixturevalue("page"))
     yield errors
     assert_no_console_errors(errors, request.node.name)
+
+
+@pytest.fixture
+def local_cloud(request, settings, engine):
+    """The module's ``engine`` as the portal's only cloud; a module that watches pages
+    update sets ``POLL_SECONDS`` for how often they poll."""
+    return serve_engine(
+        settings, engine, poll_seconds=getattr(request.module, "POLL_SECONDS", None)
+    )

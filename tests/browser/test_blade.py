@@ -11,6 +11,7 @@ from tests.ports import shifted_port
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 BASE_PORT = shifted_port(33432)
+POLL_SECONDS = 0.5  # pages poll fast, so each update shows soon
 PHONE = {"width": 390, "height": 844}
 
 # Each entry of a restored group's blade and something only its page shows.
@@ -33,18 +34,6 @@ def engine():
         engine.create_group("depot", workers=1)
         engine.restore("depot", "depot-r1")
         yield engine
-
-
-@pytest.fixture
-def local_cloud(settings, engine):
-    settings.PORTAL_BACKENDS = {
-        "local": {
-            "BACKEND": "portal.backends.local.LocalBackend",
-            "OPTIONS": {"root": str(engine.root), "base_port": BASE_PORT},
-        }
-    }
-    settings.PORTAL_POLL_SECONDS = 0.5
-    return engine
 
 
 @pytest.fixture

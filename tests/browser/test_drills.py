@@ -19,6 +19,7 @@ from tests.ports import shifted_port
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 BASE_PORT = shifted_port(35832)
+POLL_SECONDS = 0.5  # pages poll fast, so each update shows soon
 
 
 def make_orders(node, conn):
@@ -31,18 +32,6 @@ def engine():
     with temporary_engine(base_port=BASE_PORT) as engine:
         engine.create_group("shop", workers=2, setup=make_orders)
         yield engine
-
-
-@pytest.fixture
-def local_cloud(settings, engine):
-    settings.PORTAL_BACKENDS = {
-        "local": {
-            "BACKEND": "portal.backends.local.LocalBackend",
-            "OPTIONS": {"root": str(engine.root), "base_port": BASE_PORT},
-        }
-    }
-    settings.PORTAL_POLL_SECONDS = 0.5
-    return engine
 
 
 @pytest.fixture

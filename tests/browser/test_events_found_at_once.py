@@ -24,17 +24,6 @@ def engine():
     assert processes_under(engine.root) == []
 
 
-@pytest.fixture
-def local_cloud(settings, engine):
-    settings.PORTAL_BACKENDS = {
-        "local": {
-            "BACKEND": "portal.backends.local.LocalBackend",
-            "OPTIONS": {"root": str(engine.root), "base_port": BASE_PORT},
-        }
-    }
-    return engine
-
-
 def test_the_custom_step_shows_a_drop_nobody_indexed_without_a_click(
     page, live_server, sign_in, operator, local_cloud, screenshot
 ):

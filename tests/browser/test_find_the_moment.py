@@ -17,6 +17,7 @@ from tests.ports import shifted_port
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 BASE_PORT = shifted_port(30432)
+POLL_SECONDS = 0.5  # pages poll fast, so each update shows soon
 ZONE = "America/New_York"
 
 
@@ -36,18 +37,6 @@ def engine():
 def browser_context_args(browser_context_args):
     """The browser lives in New York, so its local time is not UTC."""
     return {**browser_context_args, "timezone_id": ZONE}
-
-
-@pytest.fixture
-def local_cloud(settings, engine):
-    settings.PORTAL_BACKENDS = {
-        "local": {
-            "BACKEND": "portal.backends.local.LocalBackend",
-            "OPTIONS": {"root": str(engine.root), "base_port": BASE_PORT},
-        }
-    }
-    settings.PORTAL_POLL_SECONDS = 0.5
-    return engine
 
 
 def open_custom_step(page, screenshot, name: str):

@@ -15,6 +15,7 @@ from tests.ports import shifted_port
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 BASE_PORT = shifted_port(28432)
+POLL_SECONDS = 0.5  # pages poll fast, so each update shows soon
 
 
 def make_ticks(node, conn):
@@ -36,18 +37,6 @@ def engine():
     with temporary_engine(base_port=BASE_PORT) as engine:
         engine.create_group("shop", workers=2, setup=make_ticks)
         yield engine
-
-
-@pytest.fixture
-def local_cloud(settings, engine):
-    settings.PORTAL_BACKENDS = {
-        "local": {
-            "BACKEND": "portal.backends.local.LocalBackend",
-            "OPTIONS": {"root": str(engine.root), "base_port": BASE_PORT},
-        }
-    }
-    settings.PORTAL_POLL_SECONDS = 0.5
-    return engine
 
 
 def open_restore(page, live_server, screenshot):

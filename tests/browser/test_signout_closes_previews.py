@@ -23,17 +23,6 @@ def engine():
     assert processes_under(engine.root) == []
 
 
-@pytest.fixture
-def local_cloud(settings, engine):
-    settings.PORTAL_BACKENDS = {
-        "local": {
-            "BACKEND": "portal.backends.local.LocalBackend",
-            "OPTIONS": {"root": str(engine.root), "base_port": BASE_PORT},
-        }
-    }
-    return engine
-
-
 def test_signing_out_closes_the_users_preview(
     page, live_server, sign_in, operator, local_cloud, screenshot
 ):

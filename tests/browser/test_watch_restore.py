@@ -19,6 +19,7 @@ from tests.ports import shifted_port
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 BASE_PORT = shifted_port(29432)
+POLL_SECONDS = 0.5  # pages poll fast, so each update shows soon
 SOURCE = "walbound"
 ROWS = 250_000  # about 250 MB of WAL per node after the backup: a replay of seconds
 
@@ -43,18 +44,6 @@ def engine():
 def browser_context_args(browser_context_args):
     # Away from UTC, so that every time on the page has its local twin beside it.
     return {**browser_context_args, "timezone_id": "Europe/Berlin"}
-
-
-@pytest.fixture
-def local_cloud(settings, engine):
-    settings.PORTAL_BACKENDS = {
-        "local": {
-            "BACKEND": "portal.backends.local.LocalBackend",
-            "OPTIONS": {"root": str(engine.root), "base_port": BASE_PORT},
-        }
-    }
-    settings.PORTAL_POLL_SECONDS = 0.5
-    return engine
 
 
 def seconds(text: str) -> float:
