@@ -56,3 +56,21 @@ def local_text(moment: datetime, zone: tzinfo) -> str:
 def utc_iso(moment: datetime | None) -> str | None:
     """ISO 8601 in UTC (``2026-11-24T14:09:33.775238+00:00``) for ``--json`` and markup."""
     return None if moment is None else _aware(moment).astimezone(UTC).isoformat()
+
+
+def parse_instant(text: str, *, label: str) -> datetime:
+    """An instant typed on the command line: ISO 8601 with an offset or ``Z``. A time
+    without one is refused, never read as local time. ``label`` names the argument in
+    the refusal (``The restore point``, ``--since``), which is a ``ValueError`` whose
+    words a DBA can act on."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise ValueError(
+            f"{label} '{text}' is not an ISO 8601 time; write e.g. 2026-11-24T10:30:00Z."
+        ) from error
+    if moment.utcoffset() is None:
+        raise ValueError(
+            f"{label} '{text}' has no UTC offset; add Z or +00:00 (it is never read as local time)."
+        )
+    return moment

@@ -12,23 +12,15 @@ from datetime import datetime
 from django.core.management.base import CommandError
 
 from portal.backends.base import Backend, RestoreWindow, ServerGroup, TimelineEvent
-from portal.instants import utc_iso, utc_text
+from portal.instants import parse_instant, utc_iso, utc_text
 
 
 def parse_since(text: str) -> datetime:
-    """An ISO 8601 time with an offset or Z; one without is refused, never read as
-    local time."""
+    """--since as typed (portal.instants.parse_instant), refused in words."""
     try:
-        moment = datetime.fromisoformat(text)
+        return parse_instant(text, label="--since")
     except ValueError as error:
-        raise CommandError(
-            f"--since '{text}' is not an ISO 8601 time; write e.g. 2026-11-24T10:30:00Z."
-        ) from error
-    if moment.utcoffset() is None:
-        raise CommandError(
-            f"--since '{text}' has no UTC offset; add Z or +00:00 (it is never read as local time)."
-        )
-    return moment
+        raise CommandError(str(error)) from error
 
 
 def just_before(event: TimelineEvent, window: RestoreWindow) -> datetime | None:

@@ -27,26 +27,17 @@ from portal.backends.base import (
     PreviewTable,
     ServerGroup,
 )
-from portal.instants import utc_iso, utc_text
+from portal.instants import parse_instant, utc_iso, utc_text
 
 READY_TIMEOUT = 600.0  # seconds: a recovery of a large backup on a loaded machine
 
 
 def parse_point(text: str) -> datetime:
-    """An ISO 8601 time with an offset or Z; a time without one is refused, never read as
-    local time."""
+    """The preview point as typed (portal.instants.parse_instant), refused in words."""
     try:
-        moment = datetime.fromisoformat(text)
+        return parse_instant(text, label="The preview point")
     except ValueError as error:
-        raise CommandError(
-            f"'{text}' is not an ISO 8601 time; write e.g. 2026-11-24T10:30:00Z."
-        ) from error
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise CommandError(
-            f"The preview point '{text}' has no UTC offset; add Z or +00:00 "
-            "(it is never read as local time)."
-        )
-    return moment
+        raise CommandError(str(error)) from error
 
 
 @contextlib.contextmanager

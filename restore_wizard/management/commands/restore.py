@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from portal.backends import get_backend
 from portal.backends.base import BackendError, GroupStatus, Progress, RestoreRequest
-from portal.instants import utc_text
+from portal.instants import parse_instant, utc_text
 from portal.management.commands.servergroups import find_group, to_json
 from restore_wizard import estimates
 from restore_wizard.models import RestoreOperation
@@ -52,20 +52,11 @@ Status = RestoreOperation.Status
 
 
 def parse_point(text: str) -> datetime:
-    """An ISO 8601 time with an offset or Z; a time without one is refused, never
-    read as local time."""
+    """The restore point as typed (portal.instants.parse_instant), refused in words."""
     try:
-        moment = datetime.fromisoformat(text)
+        return parse_instant(text, label="The restore point")
     except ValueError as error:
-        raise CommandError(
-            f"'{text}' is not an ISO 8601 time; write e.g. 2026-11-24T10:30:00Z."
-        ) from error
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise CommandError(
-            f"The restore point '{text}' has no UTC offset; add Z or +00:00 "
-            "(it is never read as local time)."
-        )
-    return moment
+        raise CommandError(str(error)) from error
 
 
 def progress_line(report: Progress) -> str:
