@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import tarfile
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -174,7 +176,11 @@ def test_an_assertion_that_writes_is_refused_by_the_read_only_transaction(local_
 
 def corrupt_in_backup(engine, group: str, index: str) -> None:
     """Write garbage over block 1 of ``index``'s file inside the newest backup of the
-    coordinator: a new tar replaces the old one, so hard-linked copies stay intact."""
+    coordinator: a new tar replaces the old one, so hard-linked copies stay intact.
+
+    The manifest is rewritten to match, as if the index was already damaged on the source
+    when the backup was taken: the backup's own check (pg_verifybackup) then has nothing
+    to say, and only amcheck can find it."""
     with engine.connect(group) as conn:
         path = conn.execute("SELECT pg_relation_filepath(%s)", (index,)).fetchone()[0]
     record = engine.catalog.read()["groups"][group]["nodes"][0]
@@ -192,6 +198,27 @@ def corrupt_in_backup(engine, group: str, index: str) -> None:
     os.chown(rewritten, stat.st_uid, stat.st_gid)
     rewritten.chmod(stat.st_mode)
     os.replace(rewritten, archive)
+    forget_checksum(archive.with_name("backup_manifest"), path)
+
+
+def forget_checksum(manifest: Path, path: str) -> None:
+    """Drop ``path``'s checksum from a backup manifest (its size is unchanged) and seal the
+    manifest again: its own SHA-256 covers every byte before the line that holds it."""
+    stat = manifest.stat()
+    lines = manifest.read_bytes().decode().splitlines(keepends=True)
+    for number, line in enumerate(lines):
+        if line.startswith('{ "Path": ') and json.loads(line.rstrip(",\n"))["Path"] == path:
+            entry = json.loads(line.rstrip(",\n"))
+            entry.pop("Checksum-Algorithm", None)
+            entry.pop("Checksum", None)
+            lines[number] = json.dumps(entry) + line[len(line.rstrip(",\n")) :]
+            break
+    else:
+        raise AssertionError(f"{path} is not in {manifest}")
+    body = "".join(lines[:-1])
+    sealed = body + '"Manifest-Checksum": "' + hashlib.sha256(body.encode()).hexdigest() + '"}\n'
+    manifest.write_text(sealed)
+    os.chown(manifest, stat.st_uid, stat.st_gid)
 
 
 def test_an_index_corrupted_in_a_backup_is_caught_by_amcheck(local_cloud, operator):
