@@ -19,6 +19,7 @@ from django.urls import reverse
 
 from localcloud.testing import processes_under, temporary_engine
 from portal.models import ActivityEvent
+from tests.integration.cli import run
 from tests.ports import shifted_port
 
 BASE_PORT = shifted_port(28432)
@@ -40,12 +41,6 @@ def local_only(settings, root):
             "OPTIONS": {"root": str(root), "base_port": BASE_PORT},
         }
     }
-
-
-def run(*args: str) -> str:
-    out = StringIO()
-    call_command(*args, stdout=out, stderr=StringIO())
-    return out.getvalue()
 
 
 def manage(root: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:

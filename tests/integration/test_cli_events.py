@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from localcloud import Engine
 from localcloud.testing import processes_under, temporary_engine
+from tests.integration.cli import run
+from tests.local_portal import serve_engine
 from tests.ports import shifted_port
 
 BASE_PORT = shifted_port(36432)
@@ -29,18 +29,7 @@ def engine():
 
 @pytest.fixture(autouse=True)
 def local_only(settings, engine):
-    settings.PORTAL_BACKENDS = {
-        "local": {
-            "BACKEND": "portal.backends.local.LocalBackend",
-            "OPTIONS": {"root": str(engine.root), "base_port": BASE_PORT},
-        }
-    }
-
-
-def run(*args: str) -> str:
-    out = StringIO()
-    call_command(*args, stdout=out, stderr=StringIO())
-    return out.getvalue()
+    serve_engine(settings, engine)
 
 
 def drop_a_fresh_table(engine: Engine, table: str) -> datetime:

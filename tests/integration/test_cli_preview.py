@@ -10,16 +10,16 @@ import signal
 import subprocess
 import sys
 import time
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from localcloud import Engine
 from localcloud.preview import previews_dir
 from localcloud.testing import processes_under, temporary_engine
+from tests.integration.cli import run
+from tests.local_portal import serve_engine
 from tests.localcloud.test_preview_truth import ROWS, drop_in_a_busy_transaction, invoices
 from tests.ports import shifted_port
 
@@ -45,18 +45,7 @@ def dropped(engine: Engine):
 
 @pytest.fixture(autouse=True)
 def local_only(settings, engine):
-    settings.PORTAL_BACKENDS = {
-        "local": {
-            "BACKEND": "portal.backends.local.LocalBackend",
-            "OPTIONS": {"root": str(engine.root), "base_port": BASE_PORT},
-        }
-    }
-
-
-def run(*args: str) -> str:
-    out = StringIO()
-    call_command(*args, stdout=out, stderr=StringIO())
-    return out.getvalue()
+    serve_engine(settings, engine)
 
 
 def no_preview_left(engine: Engine) -> None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from localcloud import Engine
 from localcloud.testing import processes_under, temporary_engine
 from restore_wizard.models import RestoreOperation
+from tests.integration.cli import run
+from tests.local_portal import serve_engine
 from tests.ports import shifted_port
 
 BASE_PORT = shifted_port(36432)
@@ -36,23 +36,12 @@ def engine():
 
 @pytest.fixture(autouse=True)
 def local_only(settings, engine):
-    settings.PORTAL_BACKENDS = {
-        "local": {
-            "BACKEND": "portal.backends.local.LocalBackend",
-            "OPTIONS": {"root": str(engine.root), "base_port": BASE_PORT},
-        }
-    }
+    serve_engine(settings, engine)
 
 
 def backup_ids(engine: Engine) -> dict[str, str]:
     nodes = engine.catalog.read()["groups"][SOURCE]["nodes"]
     return {node["name"]: node["backups"][-1]["id"] for node in nodes}
-
-
-def run(*args: str) -> str:
-    out = StringIO()
-    call_command(*args, stdout=out, stderr=StringIO())
-    return out.getvalue()
 
 
 @pytest.mark.django_db
