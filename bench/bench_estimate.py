@@ -27,41 +27,15 @@ import json
 import os
 import statistics
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.pgbench import load_pgbench
 from localcloud import Engine, archive, estimate, rates
 from localcloud.testing import temporary_engine
 
 BASE_PORT = 31932
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def load_pgbench(engine: Engine, name: str, scale: int) -> None:
-    group = engine.get_group(name)
-    pg = engine.pg_for(engine.catalog.read()["groups"][name])
-
-    def load(node) -> None:
-        # As the group's OS user: only it (and root) can open the group's socket folder.
-        pg.run(
-            f"{name}/{node.name}",
-            "pgbench",
-            "-i",
-            "-q",
-            "-s",
-            str(scale),
-            "-h",
-            node.socket_dir,
-            "-p",
-            str(node.port),
-            "-U",
-            "postgres",
-            group.database,
-        )
-
-    with ThreadPoolExecutor(len(group.nodes)) as pool:
-        list(pool.map(load, group.nodes))
 
 
 def data_bound(engine: Engine, scale: int) -> str:

@@ -36,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.pgbench import load_pgbench
 from localcloud import Engine
 from localcloud.demo import _setup as demo_setup
 from localcloud.demo import write_once
@@ -72,28 +73,8 @@ def bench_large_restore(rec, engine: Engine, scale: int) -> None:
     """3 nodes x pgbench scale ``scale``: restore time against the physical limit."""
     name = "bench-large"
     engine.create_group(name, workers=2)
+    load_pgbench(engine, name, scale)
     group = engine.get_group(name)
-
-    def load(node) -> None:
-        # As the group's OS user: only it (and root) can open the group's socket folder.
-        engine.pg_for(engine.catalog.read()["groups"][name]).run(
-            f"{name}/{node.name}",
-            "pgbench",
-            "-i",
-            "-q",
-            "-s",
-            str(scale),
-            "-h",
-            node.socket_dir,
-            "-p",
-            str(node.port),
-            "-U",
-            "postgres",
-            group.database,
-        )
-
-    with ThreadPoolExecutor(len(group.nodes)) as pool:
-        list(pool.map(load, group.nodes))
     engine.backup_group(name)
     # Some WAL after the backup, so the restore replays real work.
     for node in group.nodes:
