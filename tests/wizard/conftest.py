@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.fakes.azure_arm import SUB_A, Cluster, FakeArm, FakeCredential
+from tests.arm_portal import IMMEDIATE, serve_arm
+from tests.fakes.azure_arm import SUB_A, Cluster, FakeArm
 
-IMMEDIATE = "django.tasks.backends.immediate.ImmediateBackend"
 SOURCE = "orders"
 RESOURCE_GROUP = "rg-prod"
 LOCATION = "westeurope"
@@ -52,18 +52,7 @@ def build_arm() -> FakeArm:
 
 def use_azure(settings, arm: FakeArm, *, tasks: str = IMMEDIATE) -> None:
     """Point the portal at Azure (through ``arm``) and run tasks with ``tasks``."""
-    settings.PORTAL_BACKENDS = {
-        "azure": {
-            "BACKEND": "portal.backends.azure.AzureBackend",
-            "OPTIONS": {
-                "subscription_ids": [SUB_A],
-                "credential": FakeCredential(),
-                "transport": arm,
-                "polling_interval": 0,
-            },
-        }
-    }
-    settings.TASKS = {"default": {"BACKEND": tasks}}
+    serve_arm(settings, "azure", "portal.backends.azure.AzureBackend", arm, SUB_A, tasks=tasks)
 
 
 @pytest.fixture(autouse=True)

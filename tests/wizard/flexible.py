@@ -6,10 +6,9 @@ the same way.
 
 from datetime import UTC, datetime, timedelta
 
-from tests.fakes.azure_arm import FakeCredential
+from tests.arm_portal import IMMEDIATE, serve_arm
 from tests.fakes.azure_flexible_arm import SUB_A, FlexibleArm
 
-IMMEDIATE = "django.tasks.backends.immediate.ImmediateBackend"
 RESTORE_URL = "/servergroups/flexible/sales/restore/"
 DETAILS_URL = RESTORE_URL + "details/"
 SALES_ID = (
@@ -31,15 +30,11 @@ def build_flexible_arm(arm: FlexibleArm | None = None) -> FlexibleArm:
 
 
 def use_flexible(settings, arm: FlexibleArm, *, tasks: str = IMMEDIATE) -> None:
-    settings.PORTAL_BACKENDS = {
-        "flexible": {
-            "BACKEND": "portal.backends.azure_flexible.FlexibleBackend",
-            "OPTIONS": {
-                "subscription_ids": [SUB_A],
-                "credential": FakeCredential(),
-                "transport": arm,
-                "polling_interval": 0,
-            },
-        }
-    }
-    settings.TASKS = {"default": {"BACKEND": tasks}}
+    serve_arm(
+        settings,
+        "flexible",
+        "portal.backends.azure_flexible.FlexibleBackend",
+        arm,
+        SUB_A,
+        tasks=tasks,
+    )
