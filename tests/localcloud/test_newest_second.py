@@ -24,6 +24,7 @@ import pytest
 from localcloud import Engine
 from localcloud.testing import create_ticks
 from restore_wizard.models import RestoreOperation
+from tests.local_portal import serve_engine
 
 GROUP = "edge-src"
 ROWS = 300
@@ -108,12 +109,7 @@ def test_engine_lists_a_drop_indexed_in_its_own_second_and_restores_to_just_befo
 @pytest.fixture
 def wizard(settings, engine: Engine, operator_client):
     """The portal over this localcloud root; restores run inside the request."""
-    settings.PORTAL_BACKENDS = {
-        "local": {
-            "BACKEND": "portal.backends.local.LocalBackend",
-            "OPTIONS": {"root": str(engine.root), "base_port": engine.base_port},
-        }
-    }
+    serve_engine(settings, engine)
     settings.TASKS = {"default": {"BACKEND": IMMEDIATE}}
     return operator_client
 

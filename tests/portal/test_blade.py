@@ -11,6 +11,7 @@ from localcloud.parameters import PARAMETERS
 from localcloud.testing import temporary_engine
 from portal.models import ActivityEvent, Notification
 from restore_wizard.models import RestoreOperation
+from tests.local_portal import serve_engine
 from tests.ports import shifted_port
 
 pytestmark = pytest.mark.django_db
@@ -32,12 +33,7 @@ def engine():
 
 @pytest.fixture(autouse=True)
 def local_cloud(settings, engine):
-    settings.PORTAL_BACKENDS = {
-        "local": {
-            "BACKEND": "portal.backends.local.LocalBackend",
-            "OPTIONS": {"root": str(engine.root), "base_port": BASE_PORT},
-        }
-    }
+    serve_engine(settings, engine)
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return engine
 

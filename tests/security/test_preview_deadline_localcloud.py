@@ -12,6 +12,7 @@ import pytest
 from localcloud.preview import preview_node
 from localcloud.testing import processes_under, temporary_engine
 from portal.backends import get_backend
+from tests.local_portal import serve_engine
 from tests.ports import shifted_port
 
 pytestmark = pytest.mark.django_db
@@ -54,12 +55,7 @@ def engine():
 
 @pytest.fixture
 def local_cloud(settings, engine):
-    settings.PORTAL_BACKENDS = {
-        "local": {
-            "BACKEND": "portal.backends.local.LocalBackend",
-            "OPTIONS": {"root": str(engine.root), "base_port": BASE_PORT},
-        }
-    }
+    serve_engine(settings, engine)
     settings.PORTAL_PREVIEW_TIMEOUT_SECONDS = 1.0
     return engine
 

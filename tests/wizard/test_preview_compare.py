@@ -10,6 +10,7 @@ import time
 import pytest
 
 from localcloud.testing import processes_under, temporary_engine
+from tests.local_portal import serve_engine
 from tests.localcloud.test_preview_truth import ROWS, drop_in_a_busy_transaction, invoices
 from tests.ports import shifted_port
 
@@ -35,12 +36,7 @@ def group(engine):
 
 @pytest.fixture(autouse=True)
 def local_only(settings, engine):
-    settings.PORTAL_BACKENDS = {
-        "local": {
-            "BACKEND": "portal.backends.local.LocalBackend",
-            "OPTIONS": {"root": str(engine.root), "base_port": BASE_PORT},
-        }
-    }
+    serve_engine(settings, engine)
 
 
 def ready_panel(client, point) -> tuple[str, str]:
