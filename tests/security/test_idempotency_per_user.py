@@ -7,10 +7,14 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from portal.backends import get_backend
 from restore_wizard.models import RestoreOperation
-from restore_wizard.services.operations import restore_operation_start
-from tests.wizard.conftest import RESTORE_URL, build_arm, details_form, use_azure
+from tests.wizard.conftest import (
+    RESTORE_URL,
+    build_arm,
+    details_form,
+    start_orders_restore,
+    use_azure,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -30,26 +34,13 @@ def second_operator(django_user_model):
     return user
 
 
-def start(user, name: str, key: uuid.UUID):
-    backend = get_backend("azure")
-    return restore_operation_start(
-        user=user,
-        backend=backend,
-        group=backend.find_server_group("orders"),
-        choice="earliest",
-        point=None,
-        target_name=name,
-        idempotency_key=key,
-    )
-
-
 def test_the_same_key_from_another_user_starts_that_users_own_operation(
     operator, second_operator, django_capture_on_commit_callbacks
 ):
     key = uuid.uuid4()
     with django_capture_on_commit_callbacks():
-        first, _ = start(operator, "orders-a", key)
-        second, created = start(second_operator, "orders-b", key)
+        first, _ = start_orders_restore(operator, "orders-a", key)
+        second, created = start_orders_restore(second_operator, "orders-b", key)
 
     assert created
     assert second.pk != first.pk

@@ -5,10 +5,13 @@ server the same way; the ``azure`` fixture applies it for the tests in this fold
 """
 
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from portal.backends import get_backend
+from restore_wizard.services.operations import restore_operation_start
 from tests.arm_portal import IMMEDIATE, serve_arm
 from tests.fakes.azure_arm import SUB_A, Cluster, FakeArm
 
@@ -53,6 +56,21 @@ def build_arm() -> FakeArm:
 def use_azure(settings, arm: FakeArm, *, tasks: str = IMMEDIATE) -> None:
     """Point the portal at Azure (through ``arm``) and run tasks with ``tasks``."""
     serve_arm(settings, "azure", "portal.backends.azure.AzureBackend", arm, SUB_A, tasks=tasks)
+
+
+def start_orders_restore(user, name: str, key: uuid.UUID | None = None):
+    """``user`` starts a restore of Azure's ``orders`` at its earliest point into ``name``
+    (a fresh idempotency key unless ``key``), as the wizard's OK does."""
+    backend = get_backend("azure")
+    return restore_operation_start(
+        user=user,
+        backend=backend,
+        group=backend.find_server_group("orders"),
+        choice="earliest",
+        point=None,
+        target_name=name,
+        idempotency_key=key or uuid.uuid4(),
+    )
 
 
 @pytest.fixture(autouse=True)

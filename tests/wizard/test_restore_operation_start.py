@@ -7,26 +7,18 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from portal.backends import get_backend
 from restore_wizard.models import RestoreOperation
 from restore_wizard.services.checks import RestoreRefused
-from restore_wizard.services.operations import restore_operation_start
 from tests.fakes.azure_arm import FakeArm
 
-from .conftest import RESTORE_URL, build_arm, details_form, restore_puts, use_azure
-
-
-def start(user, name: str, key: uuid.UUID | None = None):
-    backend = get_backend("azure")
-    return restore_operation_start(
-        user=user,
-        backend=backend,
-        group=backend.find_server_group("orders"),
-        choice="earliest",
-        point=None,
-        target_name=name,
-        idempotency_key=key or uuid.uuid4(),
-    )
+from .conftest import (
+    RESTORE_URL,
+    build_arm,
+    details_form,
+    restore_puts,
+    start_orders_restore,
+    use_azure,
+)
 
 
 @pytest.mark.django_db
@@ -35,8 +27,8 @@ def test_same_key_answers_with_the_first_operation(
 ):
     key = uuid.uuid4()
     with django_capture_on_commit_callbacks() as callbacks:
-        first, created_first = start(operator, "orders-r1", key)
-        again, created_again = start(operator, "orders-r1", key)
+        first, created_first = start_orders_restore(operator, "orders-r1", key)
+        again, created_again = start_orders_restore(operator, "orders-r1", key)
 
     assert (created_first, created_again) == (True, False)
     assert again.pk == first.pk
@@ -49,9 +41,9 @@ def test_second_active_restore_to_the_same_name_is_refused_by_the_database(
 ):
     # Both passed the form's checks (the race): the unique constraint decides.
     with django_capture_on_commit_callbacks() as callbacks:
-        start(operator, "orders-r1")
+        start_orders_restore(operator, "orders-r1")
         with pytest.raises(RestoreRefused) as refused:
-            start(operator, "orders-r1")
+            start_orders_restore(operator, "orders-r1")
 
     assert refused.value.field == "target_name"
     assert refused.value.message == (
@@ -150,7 +142,7 @@ def test_with_the_database_task_backend_the_operation_and_its_task_commit_togeth
     from django_tasks_db.models import DBTaskResult
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-    operation, created = start(operator, "orders-r1")
+    operation, created = start_orders_restore(operator, "orders-r1")
     assert created
     task = DBTaskResult.objects.get()
     assert task.args_kwargs["args"] == [operation.pk]
@@ -159,7 +151,7 @@ def test_with_the_database_task_backend_the_operation_and_its_task_commit_togeth
         pass
 
     with pytest.raises(Abort), transaction.atomic():
-        start(operator, "orders-r2")
+        start_orders_restore(operator, "orders-r2")
         raise Abort  # whatever fails after: neither row is left behind
     assert not RestoreOperation.objects.filter(target_name="orders-r2").exists()
     assert DBTaskResult.objects.count() == 1
