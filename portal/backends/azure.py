@@ -44,6 +44,8 @@ from .azure_common import (
     _aware,
     _SubmitOnly,
     _Watched,
+    arm_id_parts,
+    arm_id_rule,
     refuse_outside_window,
     translate,
 )
@@ -53,7 +55,6 @@ from .base import (
     FirewallRule,
     GroupStatus,
     Node,
-    NotFound,
     Parameter,
     Progress,
     ProgressCallback,
@@ -64,11 +65,7 @@ from .base import (
 )
 
 RESOURCE_TYPE = "Microsoft.DBforPostgreSQL/serverGroupsv2"
-_ID = re.compile(
-    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
-    r"/providers/Microsoft\.DBforPostgreSQL/serverGroupsv2/(?P<name>[^/]+)$",
-    re.IGNORECASE,
-)
+_ID = arm_id_rule(RESOURCE_TYPE)
 # The swagger's ClusterNameParameter (2022-11-08): 3 to 40 lowercase letters, digits and
 # hyphens, neither starting nor ending with a hyphen, and not digits only.
 NAME_MAX_LENGTH = 40
@@ -124,10 +121,7 @@ def needs_restart(configuration: m.Configuration) -> bool:
 
 def parse_id(group_id: str) -> tuple[str, str, str]:
     """(subscription, resource group, name) from a cluster's ARM resource id."""
-    match = _ID.match(group_id or "")
-    if not match:
-        raise NotFound(f"'{group_id}' is not an Azure server group id.")
-    return match["sub"], match["rg"], match["name"]
+    return arm_id_parts(_ID, group_id, "an Azure server group id")
 
 
 def _status(cluster: m.Cluster) -> str:
@@ -185,13 +179,6 @@ class AzureBackend(ArmBackend):
     def _begin_delete(self, client: CosmosdbForPostgresqlMgmtClient, rg: str, name: str) -> Any:
         return client.clusters.begin_delete(rg, name)
 
-    def _get_cluster(self, group_id: str) -> tuple[str, str, m.Cluster]:
-        sub, rg, name = self._locate(group_id)
-        cluster = self._call(
-            f"read server group {name}", sub, lambda: self._client(sub).clusters.get(rg, name)
-        )
-        return sub, rg, cluster
-
     def _group(self, cluster: m.Cluster, nodes: tuple[Node, ...] = ()) -> ServerGroup:
         sub, rg, _ = parse_id(cluster.id)
         earliest = _aware(cluster.earliest_restore_time)
@@ -228,7 +215,7 @@ class AzureBackend(ArmBackend):
     # Reads
 
     def get_server_group(self, group_id: str) -> ServerGroup:
-        sub, rg, cluster = self._get_cluster(group_id)
+        sub, rg, cluster = self._read(group_id)
         servers = self._call(
             f"list the servers of {cluster.name}",
             sub,
@@ -251,7 +238,7 @@ class AzureBackend(ArmBackend):
         return self._group(cluster, nodes)
 
     def restore_window(self, group_id: str) -> RestoreWindow:
-        _, _, cluster = self._get_cluster(group_id)
+        _, _, cluster = self._read(group_id)
         earliest = _aware(cluster.earliest_restore_time)
         if earliest is None:
             raise BackendError(_not_reported(cluster.name))
@@ -295,7 +282,7 @@ class AzureBackend(ArmBackend):
     # Restores
 
     def begin_restore(self, request: RestoreRequest) -> str:
-        sub, rg, source = self._get_cluster(request.source_id)
+        sub, rg, source = self._read(request.source_id)
         problem = cluster_name_problem(request.target_name)
         if problem:
             raise BackendError(problem)

@@ -84,6 +84,26 @@ def refuse_outside_window(point: datetime, *, earliest: datetime, now: datetime,
         )
 
 
+def arm_id_rule(resource_type: str) -> re.Pattern[str]:
+    """The ARM resource id of one ``resource_type`` ("Provider/type"), naming its
+    subscription (``sub``), resource group (``rg``) and ``name``."""
+    provider, kind = resource_type.split("/")
+    return re.compile(
+        r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
+        rf"/providers/{re.escape(provider)}/{re.escape(kind)}/(?P<name>[^/]+)$",
+        re.IGNORECASE,
+    )
+
+
+def arm_id_parts(rule: re.Pattern[str], resource_id: str, what: str) -> tuple[str, str, str]:
+    """(subscription, resource group, name) from ``resource_id``; NotFound if it is not
+    ``what`` ("an Azure server group id")."""
+    match = rule.match(resource_id or "")
+    if not match:
+        raise NotFound(f"'{resource_id}' is not {what}.")
+    return match["sub"], match["rg"], match["name"]
+
+
 def _aware(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
@@ -306,6 +326,16 @@ class ArmBackend(Backend):
         ):
             raise NotFound(self.not_ours.format(name=name))
         return sub, rg, name
+
+    def _read(self, group_id: str) -> tuple[str, str, Any]:
+        """(subscription, resource group, the resource) of one of the portal's groups."""
+        sub, rg, name = self._locate(group_id)
+        resource = self._call(
+            f"read {self.resource_word} {name}",
+            sub,
+            lambda: self._get_resource(self._client(sub), rg, name),
+        )
+        return sub, rg, resource
 
     def _list_of(
         self, group_id: str, doing: str, lister: Callable[[Any, str, str], Iterable[T]]

@@ -45,6 +45,8 @@ from .azure_common import (
     _aware,
     _SubmitOnly,
     _Watched,
+    arm_id_parts,
+    arm_id_rule,
     refuse_outside_window,
     translate,
 )
@@ -56,7 +58,6 @@ from .base import (
     FirewallRule,
     GroupStatus,
     Node,
-    NotFound,
     Parameter,
     Progress,
     ProgressCallback,
@@ -68,11 +69,7 @@ from .base import (
 )
 
 RESOURCE_TYPE = "Microsoft.DBforPostgreSQL/flexibleServers"
-_ID = re.compile(
-    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
-    r"/providers/Microsoft\.DBforPostgreSQL/flexibleServers/(?P<name>[^/]+)$",
-    re.IGNORECASE,
-)
+_ID = arm_id_rule(RESOURCE_TYPE)
 # Flexible server names: 3 to 63 lowercase letters, digits and hyphens, neither starting
 # nor ending with a hyphen. The portal's restore records keep 40 characters.
 NAME_RULE = re.compile(r"^(?!-)[a-z0-9-]{3,63}(?<!-)$")
@@ -122,10 +119,7 @@ def server_name_problem(name: str) -> str | None:
 
 
 def parse_id(group_id: str) -> tuple[str, str, str]:
-    match = _ID.match(group_id or "")
-    if not match:
-        raise NotFound(f"'{group_id}' is not an Azure flexible server id.")
-    return match["sub"], match["rg"], match["name"]
+    return arm_id_parts(_ID, group_id, "an Azure flexible server id")
 
 
 def _text(value: Any) -> str:
@@ -205,13 +199,6 @@ class FlexibleBackend(ArmBackend):
     def _begin_delete(self, client: PostgreSQLManagementClient, rg: str, name: str) -> Any:
         return client.servers.begin_delete(rg, name)
 
-    def _get_server(self, group_id: str) -> tuple[str, str, m.Server]:
-        sub, rg, name = self._locate(group_id)
-        server = self._call(
-            f"read server {name}", sub, lambda: self._client(sub).servers.get(rg, name)
-        )
-        return sub, rg, server
-
     def _group(self, server: m.Server) -> ServerGroup:
         sub, rg, _ = parse_id(server.id)
         props = server.properties or m.ServerProperties()
@@ -284,10 +271,10 @@ class FlexibleBackend(ArmBackend):
     # Reads
 
     def get_server_group(self, group_id: str) -> ServerGroup:
-        return self._group(self._get_server(group_id)[2])
+        return self._group(self._read(group_id)[2])
 
     def restore_window(self, group_id: str) -> RestoreWindow:
-        _, _, server = self._get_server(group_id)
+        _, _, server = self._read(group_id)
         backup = server.properties.backup if server.properties else None
         earliest = _aware(backup.earliest_restore_date) if backup else None
         if earliest is None:
@@ -401,7 +388,7 @@ class FlexibleBackend(ArmBackend):
         return "PointInTimeRestore", group.location, point
 
     def begin_restore(self, request: RestoreRequest) -> str:
-        sub, rg, source = self._get_server(request.source_id)
+        sub, rg, source = self._read(request.source_id)
         problem = server_name_problem(request.target_name)
         if problem:
             raise BackendError(problem)
@@ -443,7 +430,7 @@ class FlexibleBackend(ArmBackend):
         """What Azure's documentation lets one say (``_estimate``), with the backup a
         custom point restores from; no figure."""
         try:
-            _, _, source = self._get_server(group_id)
+            _, _, source = self._read(group_id)
         except BackendError:
             return super().restore_estimate(group_id, choice, point)
         moment = point if choice in ("custom", "fast") and point else datetime.now(UTC)
