@@ -100,6 +100,16 @@ def test_restore_to_just_before_a_drop_table(
         + (f".{local.microsecond:06d}" if point.microsecond else "")
     )
     expect(page.locator("svg.timeline .tl-point")).to_have_count(1)
+    # Compare with now, before OK: the dropped table at the point, with all its rows.
+    page.get_by_role("button", name="Preview data at this point").click()
+    tables = page.locator(".preview-tables")
+    expect(tables).to_be_visible(timeout=90_000)  # a node unpacked and recovered to T
+    invoices = tables.get_by_role("row").filter(has_text="public.invoices")
+    expect(invoices).to_contain_text("500")
+    expect(invoices).to_contain_text("Dropped since T")
+    screenshot("11-compare-with-now-dropped")
+    page.get_by_role("button", name="Close preview").click()
+    expect(tables).to_be_hidden(timeout=30_000)
     page.get_by_label("Restore to new server").fill("ledger-before-drop")
     screenshot("11-just-before-the-drop")
     page.get_by_role("button", name="OK").click()
