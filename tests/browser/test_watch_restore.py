@@ -3,6 +3,7 @@ left that falls, the local times that stay after each in-place update, the same 
 the bell, and Cancel that stops the restore and leaves nothing of the new group."""
 
 import re
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from playwright.sync_api import expect
 
+from localcloud.engine import Engine
 from localcloud.testing import create_ticks, processes_under, temporary_engine
 from portal.backends import get_backend
 from restore_wizard.models import RestoreOperation
@@ -53,8 +55,37 @@ def seconds(text: str) -> float:
     return (int(minutes[1]) * 60 if minutes else 0) + (int(rest[1]) if rest else 0)
 
 
+@pytest.fixture
+def held_before_the_end(monkeypatch):
+    """The restore replays as it would, but once a node has replayed all its WAL the
+    restore waits there (still running) until an operator's cancel has been recorded: so
+    Cancel always meets a running restore, however fast this machine replays."""
+    cancelled = threading.Event()
+    run_restore, cancel_restore = Engine.run_restore, Engine.cancel_restore
+
+    def held_run(self, target, progress=None, watch=None):
+        def held_watch(figures):
+            if watch is not None:
+                watch(figures)
+            if any(node["phase"] in ("backing up", "ready") for node in figures.values()):
+                assert cancelled.wait(120), "no cancel came while the restore was held"
+
+        return run_restore(self, target, progress, held_watch)
+
+    def noted_cancel(self, target):
+        try:
+            return cancel_restore(self, target)
+        finally:
+            cancelled.set()
+
+    monkeypatch.setattr(Engine, "run_restore", held_run)
+    monkeypatch.setattr(Engine, "cancel_restore", noted_cancel)
+    yield
+    cancelled.set()  # never leave the worker's thread waiting past the test
+
+
 def test_watch_a_wal_bound_restore_and_cancel_it(
-    page, live_server, sign_in, operator, local_cloud, task_worker, screenshot
+    page, live_server, sign_in, operator, local_cloud, task_worker, held_before_the_end, screenshot
 ):
     engine = local_cloud
     backend = get_backend("local")
