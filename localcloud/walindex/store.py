@@ -86,10 +86,29 @@ def connect(root: Path) -> sqlite3.Connection:
     os.close(os.open(index_path(root), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600))
     conn = sqlite3.connect(index_path(root), timeout=30, isolation_level=None)
     conn.execute("PRAGMA busy_timeout = 30000")
-    conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
-    conn.executescript(SCHEMA)
+    # Switching the journal mode and making the schema take the file whole, and SQLite
+    # does not wait for a busy file there: the nodes of a group are indexed in parallel,
+    # so the first connections take turns under a lock on the machine's lock file.
+    with setup_lock(root):
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.executescript(SCHEMA)
     return conn
+
+
+@contextlib.contextmanager
+def setup_lock(root: Path) -> Iterator[None]:
+    """One connection at a time sets the index file up, across threads and processes
+    (``flock`` on a file of its own: each open is its own lock holder)."""
+    path = root / "events.sqlite3.setup-lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "r+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager
