@@ -114,6 +114,10 @@ def test_bad_point_node_or_sql_says_why_and_leaves_nothing(engine, dropped):
     no_preview_left(engine)
 
 
+def ctrl_c_as_at_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_removes_the_preview(engine, dropped):
     env = dict(
         os.environ,
@@ -126,7 +130,15 @@ def test_ctrl_c_removes_the_preview(engine, dropped):
         dropped.isoformat(), "--query", "SELECT pg_sleep(4)",
     ]  # fmt: skip
     process = subprocess.Popen(  # noqa: S603
-        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A DBA's terminal delivers Ctrl-C; a test run started in the background by a
+        # shell without job control inherits SIGINT ignored, and so would the command.
+        preexec_fn=ctrl_c_as_at_a_terminal,
     )
     try:
         deadline = time.monotonic() + 120
