@@ -124,10 +124,12 @@ def test_ctrl_c_removes_the_preview(engine, dropped):
         LOCALCLOUD_ROOT=str(engine.root),
         LOCALCLOUD_BASE_PORT=str(BASE_PORT),
         PORTAL_BACKENDS="local",
+        # The query outlasts any wait of this test: Ctrl-C always meets a running command.
+        PORTAL_PREVIEW_TIMEOUT_SECONDS="600",
     )
     command = [
         sys.executable, "manage.py", "servergroups", "preview", "cli-pv", "--point",
-        dropped.isoformat(), "--query", "SELECT pg_sleep(4)",
+        dropped.isoformat(), "--query", "SELECT pg_sleep(590)",
     ]  # fmt: skip
     process = subprocess.Popen(  # noqa: S603
         command,
@@ -142,7 +144,7 @@ def test_ctrl_c_removes_the_preview(engine, dropped):
     )
     try:
         deadline = time.monotonic() + 120
-        # Interrupted once its preview is ready (it is then in its 4 s query).
+        # Interrupted once its preview is ready (it then compares, or runs its query).
         while not any(p.status == "Ready" for p in engine.list_previews()):
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "the preview was not ready in 120 s"
