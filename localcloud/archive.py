@@ -66,10 +66,11 @@ sync "$dir"
 
 RESTORE_SCRIPT = """#!/bin/sh
 # localcloud restore_command: restore-wal ARCHIVE_DIR EXT NAME PATH [STAGE]
-# A segment the feeder (walfeed.py) put in STAGE is only linked into place (ln needs no
-# library but libc, mv five: it starts in a third of the time); a failed link (the
-# feeder removed a copy recovery had gone past) falls through. Anything else is fetched
-# from the archive here, checked against its checksum first.
+# (A segment the feeder (walfeed.py) put in pg_wal never gets here: restore_command.)
+# A segment it left in STAGE is only linked into place (ln needs no library but libc,
+# mv five: it starts in a third of the time); a failed link (the feeder removed a copy
+# recovery had gone past) falls through. Anything else is fetched from the archive
+# here, checked against its checksum first.
 set -eu
 dir=$1 ext=$2 name=$3 dest=$4 stage=${5:-}
 if [ -n "$stage" ] && [ -f "$stage/$name" ] && ln "$stage/$name" "$dest" 2>/dev/null; then
@@ -167,9 +168,24 @@ def archive_command(bin_dir: Path, archive: Path, ext: str) -> str:
 
 
 def restore_command(bin_dir: Path, archive: Path, ext: str, stage: Path | None = None) -> str:
-    """``stage``: the folder a feeder (walfeed.py) puts segments in ahead of recovery."""
-    fed = f" {shlex.quote(str(stage))}" if stage else ""
-    return f"{_inline(RESTORE_SCRIPT, 'restore-wal')} {shlex.quote(str(archive))} {ext} %f %p{fed}"
+    """``stage``: the folder of a feeder (walfeed.py) that puts segments ahead of recovery
+    into ``pg_wal`` itself, and into ``stage`` while the data directory is not there yet.
+
+    With a feeder, a segment it has put in ``pg_wal`` (its ``.fed-NAME`` mark says so)
+    costs one shell and no program: the command leaves a ``.taken-NAME`` mark for the
+    feeder and answers "not in the archive" (status 1), and recovery then reads the file
+    from ``pg_wal`` (PostgreSQL looks there whenever the restore command has no file).
+    Anything else runs the restore script, also for a segment unpacked from the backup
+    into ``pg_wal``: the backup's last segment is complete only in the archive.
+    """
+    script = f"{_inline(RESTORE_SCRIPT, 'restore-wal')} {shlex.quote(str(archive))} {ext} %f %p"
+    if stage is None:
+        return script
+    quoted = shlex.quote(str(stage))
+    # Not ":" for the mark: a special builtin's failed redirection (the feeder's folder
+    # gone) would end the shell.
+    fast = f"[ -f {quoted}/.fed-%f ] && {{ true 2>/dev/null > {quoted}/.taken-%f; exit 1; }}; "
+    return f"{fast}{script} {quoted}"
 
 
 def wal_file_name(timeline: int, lsn: int, segment_size: int = SEGMENT_SIZE) -> str:

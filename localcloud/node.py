@@ -253,12 +253,14 @@ class Postgres:
             raise NodeFailed(f"{label}: {program} failed: {detail}")
         return done
 
-    def open(self, program: str, *args: str) -> subprocess.Popen:
+    def open(self, program: str, *args: str, stdin: int | None = None) -> subprocess.Popen:
         """Start a PostgreSQL program whose output is read as it comes (``pg_waldump``,
         which also exits non-zero at the end of the WAL it was given): stdout and stderr
-        are text pipes, and the caller judges the exit status."""
+        are text pipes (``stdin`` too with ``subprocess.PIPE``), and the caller judges the
+        exit status."""
         return subprocess.Popen(
             [self.program(program), *args],
+            stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -385,6 +387,17 @@ class Node:
             return int(first)
         except (FileNotFoundError, NotADirectoryError, ValueError):
             return None
+
+    def postmaster_status(self) -> str | None:
+        """What the postmaster says of itself in its pid file (line 8): "starting",
+        "standby" (in recovery, taking read-only connections), "ready" (out of recovery)
+        or "stopping"; None before it has written one."""
+        try:
+            lines = read_owned(self.data / "postmaster.pid", self.pg.uid, 4096).split(b"\n")
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        status = lines[7].decode(errors="replace").strip() if len(lines) > 7 else ""
+        return status or None
 
     def is_running(self) -> bool:
         pid = self.postmaster_pid()
@@ -530,7 +543,10 @@ class Node:
                     raise self.died("the server did not start")
                 if time.monotonic() - started > 10:
                     raise self.died("the server did not start")
-            if alive:
+            # A long recovery is watched through the pid file: a connection each time
+            # would start a backend process every few milliseconds beside the replay.
+            waiting = ("starting", "standby") if leave_recovery else ("starting",)
+            if alive and self.postmaster_status() not in waiting:
                 try:
                     with self.connect(timeout=2) as conn:
                         in_recovery = conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]

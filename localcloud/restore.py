@@ -169,6 +169,7 @@ def _execute(
             tracker.update(name, note=note)
         report("restoring", name, 40)
         layout.configure(group, record, node)
+        feeder.attach(node.data / "pg_wal")
         recovery = {
             "restore_command": conf_quote(
                 archive.restore_command(

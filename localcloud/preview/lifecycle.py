@@ -244,8 +244,9 @@ def _build(
     pg.make_dir(server.data)
     until = None if record["replay_until"] else parse_time(record["point"])
     ext = source_record["compression"]
-    stage = walfeed.feed_preview(server, source.archive, ext, chosen["start_wal"], until)
+    feeder = walfeed.feed_preview(server, source.archive, ext, chosen["start_wal"], until)
     pgdata.unpack_backup(pg, server.label, backup.backup_dir(source, chosen), server.data)
+    feeder.attach(server.data / "pg_wal")
 
     settings = dict(BASE_SETTINGS)
     for key in ("archive_mode", "archive_timeout"):
@@ -269,7 +270,7 @@ def _build(
             # A query's sorts and hashes may spill, but not fill the disk.
             "temp_file_limit": "'256MB'",
             "restore_command": conf_quote(
-                archive.restore_command(engine.bin_dir, source.archive, ext, stage)
+                archive.restore_command(engine.bin_dir, source.archive, ext, feeder.stage)
             ),
             "recovery_target_time": conf_quote(record["point"]),
             # Promoted at T, not paused: a paused standby keeps the locks of the

@@ -60,8 +60,7 @@ def test_feeder_stages_segments_in_order_within_its_bound_and_removes_them(engin
     try:
         names = wait_for(lambda: len(staged(stage)) == AHEAD and staged(stage), "nothing fed")
         assert names == expected[:AHEAD]
-        time.sleep(0.2)  # room for nothing more until recovery takes some
-        assert staged(stage) == expected[:AHEAD]
+        assert feeder.claimed == AHEAD  # room for nothing more until recovery takes some
         unpacked = subprocess.run(
             ["zstd", "-dqc", str(node.archive / f"{names[0]}.zst")], capture_output=True, check=True
         ).stdout
@@ -84,6 +83,99 @@ def test_feeder_stages_segments_in_order_within_its_bound_and_removes_them(engin
         feeder.close()
     assert not stage.exists()
     assert not any(thread.is_alive() for thread in feeder.threads)
+
+
+def unpacked(node, name: str) -> bytes:
+    return subprocess.run(
+        ["zstd", "-dqc", str(node.archive / f"{name}.zst")], capture_output=True, check=True
+    ).stdout
+
+
+def marked_archived(wal) -> list[str]:
+    return sorted(p.name.removesuffix(".done") for p in (wal / "archive_status").iterdir())
+
+
+def test_attached_feeder_feeds_pg_wal_marked_archived_and_complete(engine, many_segments):
+    node, record = node_of(engine, many_segments)
+    start = record["backups"][-1]["start_wal"]
+    first = archive.segment_number(start)
+    expected = [archive.wal_file_name(1, (first + i) * archive.SEGMENT_SIZE) for i in range(40)]
+    stage = node.dir / "feed-attach"
+    wal = node.dir / "attach-data" / "pg_wal"
+    node.pg.make_dir(wal.parent)
+    node.pg.make_dir(wal)
+    # As unpacked from the backup: its last segment holds WAL only up to the backup's end.
+    node.pg.write_file(wal / expected[0], "cut short at the end of the backup")
+    node.pg.write_file(wal / expected[30], "not fed yet")
+    feeder = walfeed.Feeder(node.pg, node.label, node.archive, "zst", stage, start,
+                            ahead=AHEAD, batch=BATCH).start()  # fmt: skip
+
+    def fed() -> list[str]:
+        return sorted(p.name.removeprefix(walfeed.FED) for p in stage.glob(f"{walfeed.FED}*"))
+
+    try:
+        wait_for(lambda: staged(stage) == expected[:AHEAD], "nothing staged before attach")
+        feeder.attach(wal)  # the backup is unpacked: what was staged goes into pg_wal
+        assert staged(stage) == []
+        assert staged(wal) == [*expected[:AHEAD], expected[30]]
+        assert (wal / expected[0]).read_bytes() == unpacked(node, expected[0])
+        assert fed() == expected[:AHEAD]  # what the restore command takes from pg_wal
+        assert (wal / expected[30]).read_text() == "not fed yet"
+        # Never archived again by the new node: every segment is marked archived.
+        assert marked_archived(wal) == [*expected[:AHEAD], expected[30]]
+
+        # Recovery asks for the first batch (the restore command's marks): fed on into
+        # pg_wal directly, no further than the bound.
+        for name in expected[:BATCH]:
+            (stage / f".taken-{name}").touch()
+        wait_for(lambda: fed() == expected[BATCH : BATCH + AHEAD], "not fed on into pg_wal")
+        assert feeder.claimed == BATCH + AHEAD
+        assert staged(wal) == [*expected[: BATCH + AHEAD], expected[30]]
+        assert marked_archived(wal) == [*expected[: BATCH + AHEAD], expected[30]]
+        assert (wal / expected[AHEAD]).read_bytes() == unpacked(node, expected[AHEAD])
+        assert staged(stage) == []
+    finally:
+        feeder.close()
+        shutil.rmtree(wal.parent)
+    assert not stage.exists()
+
+
+def test_the_restore_command_leaves_a_fed_segment_to_pg_wal_and_fetches_the_rest(
+    engine, many_segments
+):
+    node, record = node_of(engine, many_segments)
+    first = archive.segment_number(record["backups"][-1]["start_wal"])
+    fed, unfed = (archive.wal_file_name(1, (first + i) * archive.SEGMENT_SIZE) for i in (1, 2))
+    stage = node.dir / "command-stage"
+    wal = node.dir / "command-data" / "pg_wal"
+    for folder in (stage, wal.parent, wal):
+        node.pg.make_dir(folder)
+    command = archive.restore_command(engine.bin_dir, node.archive, "zst", stage)
+
+    def restore(name: str) -> int:
+        filled = command.replace("%f", name).replace("%p", str(wal / "RECOVERYXLOG"))
+        process = node.pg.open("sh", "-c", filled.replace("%%", "%"))
+        process.communicate()
+        return process.returncode
+
+    try:
+        # Fed: recovery is told "not in the archive" and reads pg_wal; the feeder learns
+        # that recovery got there.
+        node.pg.write_file(wal / fed, "fed")
+        node.pg.write_file(stage / f"{walfeed.FED}{fed}", "")
+        assert restore(fed) == 1
+        assert (stage / f".taken-{fed}").exists()
+        assert not (wal / "RECOVERYXLOG").exists()
+        # Not fed (unpacked from the backup, or the feeder is behind): fetched whole from
+        # the archive, checked against its checksum.
+        node.pg.write_file(wal / unfed, "cut short at the end of the backup")
+        assert restore(unfed) == 0
+        assert (wal / "RECOVERYXLOG").read_bytes() == unpacked(node, unfed)
+        # Past the archive's end: nothing, and recovery ends there.
+        assert restore(archive.wal_file_name(1, (first + 999) * archive.SEGMENT_SIZE)) == 1
+    finally:
+        shutil.rmtree(stage)
+        shutil.rmtree(wal.parent)
 
 
 def test_wal_bound_restore_with_the_feeder_gives_exactly_the_rows_committed_up_to_t(engine):
