@@ -23,6 +23,11 @@ and beside pgBackRest restoring the same backups, in one run on the same data.
 Runs are interleaved (localcloud, limit, pgBackRest; ``BENCH_ROUNDS`` times), so the
 machine's load falls on all three alike, and medians are compared.
 
+Before each localcloud restore the estimate step 2 would show for it is taken
+(``localcloud.estimate``), from the rates the engine measured in the restores before it:
+the first one on the fresh root has only the defaults, and the last round is judged
+against the issue's 30%.
+
 Environment:
   BENCH_DATA_SCALE  pgbench scale per node (default 68, about 1 GB)
   BENCH_WAL_MB      WAL past the backup for the WAL-bound restore (default 1000)
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import threading
@@ -41,7 +47,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from localcloud import Engine, archive, backup, verify, walfeed
+from localcloud import Engine, archive, backup, estimate, verify, walfeed
 from localcloud.node import BASE_SETTINGS, CONF_FILE, Node, conf_quote
 from localcloud.testing import temporary_engine
 
@@ -49,6 +55,13 @@ from localcloud.testing import temporary_engine
 BASE_PORT = 38432
 SCRATCH_PORT = 38400  # scratch servers (limit, pgBackRest) count down from here
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def scratch_dir(engine: Engine, group: str) -> Path:
+    """Where ``group``'s scratch servers live: beside the engine's root, not in it (the
+    engine refuses a root holding folders open to other users), one per group (each
+    group has an OS user of its own)."""
+    return engine.root.parent / f"{engine.root.name}-scratch-{group}"
 
 
 class Source:
@@ -125,7 +138,7 @@ class Source:
     # Scratch servers ---------------------------------------------------------------------
 
     def scratch(self, kind: str) -> Node:
-        base = self.engine.root / "bench-scratch" / f"{self.group}-{self.record['name']}-{kind}"
+        base = scratch_dir(self.engine, self.group) / f"{self.record['name']}-{kind}"
         self.pg.run(self.label, "rm", "-rf", "--", str(base))
         self.pg.make_dir(base.parent, 0o711)
         node = Node(self.pg, f"{self.label}-{kind}", base, self.scratch_port, self.node.socket_dir)
@@ -266,13 +279,31 @@ def archived(sources: list[Source]) -> None:
     in_threads(sources, lambda source: archive.seal(source.node, timeout=3600))
 
 
-def timed_restore(engine: Engine, group: str, name: str) -> float:
+def timed_restore(engine: Engine, group: str, name: str, estimates: list | None = None) -> float:
+    """Seconds from the call to Ready; with ``estimates``, the estimate step 2 shows for
+    this restore (from the rates of the restores measured before it) is appended."""
+    if estimates is not None:
+        estimates.append(estimate.estimate(engine, group, latest=True).seconds)
     subprocess.run(["sync"], check=True)
     began = time.monotonic()
     engine.restore(group, name, latest=True)
     took = time.monotonic() - began
     engine.delete_group(name)
     return took
+
+
+def figure_estimate(rec, what: str, estimates: list[float], actual: list[float]) -> None:
+    """The estimate before OK against the actual time, judged on the last round (the
+    first one of a fresh engine root is made from the defaults alone)."""
+    ratios = [guess / took for guess, took in zip(estimates, actual, strict=True)]
+    rec.figure(
+        f"{what}: estimate before OK / actual, last round "
+        f"({', '.join(f'{ratio:.2f}' for ratio in ratios)} in rounds 1 to {len(ratios)})",
+        round(ratios[-1], 2),
+        "x",
+        target="0.7 to 1.3 (within 30%)",
+        met=0.7 <= ratios[-1] <= 1.3,
+    )
 
 
 def in_threads(sources: list[Source], work) -> list:
@@ -320,9 +351,9 @@ def bench_wal_bound(rec, engine: Engine, scale: int, megabytes: int, rounds: int
         and path.name[:24] >= source.backup["start_wal"]
         and len(path.name) == 28
     )
-    ours, limits, pgbrs = [], [], []
+    ours, limits, pgbrs, estimates = [], [], [], []
     for round_ in range(rounds):
-        ours.append(timed_restore(engine, group, f"bench-wal-copy-{round_}"))
+        ours.append(timed_restore(engine, group, f"bench-wal-copy-{round_}", estimates))
         limits.append(source.limit(replay=True))
         pgbrs.append(source.pgbackrest_restore())
         print(f"    round {round_ + 1}: localcloud {ours[-1]:.2f} s, limit {limits[-1]}, "
@@ -339,6 +370,7 @@ def bench_wal_bound(rec, engine: Engine, scale: int, megabytes: int, rounds: int
         f"limit: tar -x + sync {unpack:.2f} s, then replay with the WAL already in pg_wal "
         f"{replay:.2f} s", 1.5, statistics.median(pgbrs),
     )  # fmt: skip
+    figure_estimate(rec, "WAL-bound", estimates, ours)
     rec.figure(
         "WAL-bound: limit's WAL decompression into pg_wal (not counted in the limit)",
         round(statistics.median(f["decompress (untimed in the limit)"] for f in limits), 2),
@@ -366,9 +398,9 @@ def bench_data_bound(rec, engine: Engine, scale: int, rounds: int) -> None:
     sources = load(engine, group, scale)
     backups(engine, group, sources)
     engine.stop_group(group)
-    ours, limits, pgbrs = [], [], []
+    ours, limits, pgbrs, estimates = [], [], [], []
     for round_ in range(rounds):
-        ours.append(timed_restore(engine, group, f"bench-data-copy-{round_}"))
+        ours.append(timed_restore(engine, group, f"bench-data-copy-{round_}", estimates))
         subprocess.run(["sync"], check=True)
         began = time.monotonic()
         in_threads(sources, lambda source: source.limit(replay=False))
@@ -384,6 +416,7 @@ def bench_data_bound(rec, engine: Engine, scale: int, rounds: int) -> None:
         statistics.median(ours), statistics.median(limits),
         "limit: parallel tar -x + sync of the same backups", 1.3, statistics.median(pgbrs),
     )  # fmt: skip
+    figure_estimate(rec, "data-bound", estimates, ours)
     lock = threading.Lock()
     costs = []
 
@@ -408,7 +441,11 @@ def run(rec) -> None:
     rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
     parts = os.environ.get("BENCH_PARTS", "wal data").split()
     with temporary_engine(base_port=BASE_PORT) as engine:
-        if "wal" in parts:
-            bench_wal_bound(rec, engine, scale, megabytes, rounds)
-        if "data" in parts:
-            bench_data_bound(rec, engine, scale, rounds)
+        try:
+            if "wal" in parts:
+                bench_wal_bound(rec, engine, scale, megabytes, rounds)
+            if "data" in parts:
+                bench_data_bound(rec, engine, scale, rounds)
+        finally:
+            for group in ("bench-wal", "bench-data"):
+                shutil.rmtree(scratch_dir(engine, group), ignore_errors=True)
