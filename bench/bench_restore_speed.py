@@ -20,8 +20,9 @@ and beside pgBackRest restoring the same backups, in one run on the same data.
     nodes in parallel. Its settings are its fastest here: zstd level 1 as localcloud,
     ``process-max`` 2, and ``recovery_init_sync_method = syncfs`` like the others.
 
-Runs are interleaved (localcloud, limit, pgBackRest; ``BENCH_ROUNDS`` times), so the
-machine's load falls on all three alike, and medians are compared.
+Runs are interleaved (localcloud, limit, pgBackRest; ``BENCH_ROUNDS`` times, each of
+them going first in one round in three, as the first run of a round meets a colder page
+cache), so the machine's load falls on all three alike, and medians are compared.
 
 Before each localcloud restore the estimate step 2 would show for it is taken
 (``localcloud.estimate``), from the rates the engine measured in the restores before it:
@@ -306,6 +307,13 @@ def figure_estimate(rec, what: str, estimates: list[float], actual: list[float])
     )
 
 
+def in_turn(round_: int, *runs) -> None:
+    """The round's runs, each going first in turn: whichever runs first reads the
+    backups from a cold page cache (and the others warm), so no one is always first."""
+    for index in range(len(runs)):
+        runs[(round_ + index) % len(runs)]()
+
+
 def in_threads(sources: list[Source], work) -> list:
     with ThreadPoolExecutor(len(sources)) as pool:
         return list(pool.map(work, sources))
@@ -353,9 +361,14 @@ def bench_wal_bound(rec, engine: Engine, scale: int, megabytes: int, rounds: int
     )
     ours, limits, pgbrs, estimates = [], [], [], []
     for round_ in range(rounds):
-        ours.append(timed_restore(engine, group, f"bench-wal-copy-{round_}", estimates))
-        limits.append(source.limit(replay=True))
-        pgbrs.append(source.pgbackrest_restore())
+        in_turn(
+            round_,
+            lambda copy=f"bench-wal-copy-{round_}": ours.append(
+                timed_restore(engine, group, copy, estimates)
+            ),
+            lambda: limits.append(source.limit(replay=True)),
+            lambda: pgbrs.append(source.pgbackrest_restore()),
+        )
         print(f"    round {round_ + 1}: localcloud {ours[-1]:.2f} s, limit {limits[-1]}, "
               f"pgBackRest {pgbrs[-1]:.2f} s", flush=True)  # fmt: skip
     unpack = statistics.median(f["unpack"] for f in limits)
@@ -399,15 +412,28 @@ def bench_data_bound(rec, engine: Engine, scale: int, rounds: int) -> None:
     backups(engine, group, sources)
     engine.stop_group(group)
     ours, limits, pgbrs, estimates = [], [], [], []
-    for round_ in range(rounds):
-        ours.append(timed_restore(engine, group, f"bench-data-copy-{round_}", estimates))
+
+    def limit() -> None:
         subprocess.run(["sync"], check=True)
         began = time.monotonic()
         in_threads(sources, lambda source: source.limit(replay=False))
         limits.append(time.monotonic() - began)
+
+    def pgbackrest() -> None:
+        subprocess.run(["sync"], check=True)
         began = time.monotonic()
         in_threads(sources, lambda source: source.pgbackrest_restore())
         pgbrs.append(time.monotonic() - began)
+
+    for round_ in range(rounds):
+        in_turn(
+            round_,
+            lambda copy=f"bench-data-copy-{round_}": ours.append(
+                timed_restore(engine, group, copy, estimates)
+            ),
+            limit,
+            pgbackrest,
+        )
         print(f"    round {round_ + 1}: localcloud {ours[-1]:.2f} s, limit {limits[-1]:.2f} s, "
               f"pgBackRest {pgbrs[-1]:.2f} s", flush=True)  # fmt: skip
     size = sum(source.backup["size"] for source in sources) / len(sources)
