@@ -58,6 +58,18 @@ def terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def close_undisturbed(backend: Backend, preview_id: str) -> None:
+    """Close the preview; a Ctrl-C or SIGTERM meanwhile is held until it is closed (an
+    interrupted close would leave a server running until it expires), then acts."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        with contextlib.suppress(BackendError):
+            backend.preview_close(preview_id)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def wait_ready(backend: Backend, preview: PreviewInfo, say: Callable[[str], None]) -> PreviewInfo:
     deadline = time.monotonic() + READY_TIMEOUT
     said = False
@@ -114,8 +126,7 @@ def run(
                 except BackendError as error:
                     raise CommandError(f"The query did not run: {error.message}") from error
         finally:
-            with contextlib.suppress(BackendError):
-                backend.preview_close(preview.id)
+            close_undisturbed(backend, preview.id)
     return {
         "group": group.name,
         "node": preview.node,

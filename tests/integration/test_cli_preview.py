@@ -125,11 +125,11 @@ def test_ctrl_c_removes_the_preview(engine, dropped):
         LOCALCLOUD_BASE_PORT=str(BASE_PORT),
         PORTAL_BACKENDS="local",
         # The query outlasts any wait of this test: Ctrl-C always meets a running command.
-        PORTAL_PREVIEW_TIMEOUT_SECONDS="600",
+        PORTAL_PREVIEW_TIMEOUT_SECONDS="60",
     )
     command = [
         sys.executable, "manage.py", "servergroups", "preview", "cli-pv", "--point",
-        dropped.isoformat(), "--query", "SELECT pg_sleep(590)",
+        dropped.isoformat(), "--query", "SELECT pg_sleep(55)",
     ]  # fmt: skip
     process = subprocess.Popen(  # noqa: S603
         command,
