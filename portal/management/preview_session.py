@@ -60,14 +60,25 @@ def terminate_as_interrupt() -> Iterator[None]:
 
 def close_undisturbed(backend: Backend, preview_id: str) -> None:
     """Close the preview; a Ctrl-C or SIGTERM meanwhile is held until it is closed (an
-    interrupted close would leave a server running until it expires), then acts."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    interrupted close would leave a server running until it expires), then acts.
+
+    Held by Python handlers, not a signal mask: a mask is per thread, and the kernel
+    hands a signal sent to the process to any thread that does not block it."""
+    held: list[int] = []
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[signum] = signal.signal(signum, lambda number, frame: held.append(number))
+        except ValueError:  # not the main thread (a test calling the command): as it was
+            break
     try:
         with contextlib.suppress(BackendError):
             backend.preview_close(preview_id)
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if any(previous[signum] is not signal.SIG_IGN for signum in held):
+        raise KeyboardInterrupt
 
 
 def wait_ready(backend: Backend, preview: PreviewInfo, say: Callable[[str], None]) -> PreviewInfo:

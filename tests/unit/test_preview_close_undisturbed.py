@@ -3,6 +3,7 @@ closed, then interrupts the command (an interrupted close would leave a server r
 
 import os
 import signal
+import threading
 
 import pytest
 
@@ -37,4 +38,30 @@ def test_ctrl_c_during_the_close_acts_once_the_preview_is_closed(fail, ctrl_c_in
     with pytest.raises(KeyboardInterrupt):
         close_undisturbed(backend, "0123456789ab")
     assert backend.closed == ["0123456789ab"]
-    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, set())
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_held_ctrl_c_is_also_held_while_other_threads_run(ctrl_c_interrupts):
+    """The kernel may hand a signal sent to the process to any of its threads."""
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        backend = Backend()
+        with pytest.raises(KeyboardInterrupt):
+            close_undisturbed(backend, "0123456789ab")
+        assert backend.closed == ["0123456789ab"]
+    finally:
+        stop.set()
+        other.join()
+
+
+def test_an_ignored_ctrl_c_stays_ignored():
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        backend = Backend()
+        close_undisturbed(backend, "0123456789ab")  # no KeyboardInterrupt
+        assert backend.closed == ["0123456789ab"]
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
