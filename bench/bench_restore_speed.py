@@ -21,8 +21,10 @@ and beside pgBackRest restoring the same backups, in one run on the same data.
     ``process-max`` 2, and ``recovery_init_sync_method = syncfs`` like the others.
 
 Runs are interleaved (localcloud, limit, pgBackRest; ``BENCH_ROUNDS`` times, each of
-them going first in one round in three, as the first run of a round meets a colder page
-cache), so the machine's load falls on all three alike, and medians are compared.
+them going first in one round in three), so the machine's load falls on all three alike,
+and medians are compared. Before the rounds every file the runs read (backups, archives,
+pgBackRest's repository) is read once, untimed: the first run to read a backup from disk
+would otherwise pay for all (localcloud's and the limit's share the same tar files).
 
 Before each localcloud restore the estimate step 2 would show for it is taken
 (``localcloud.estimate``), from the rates the engine measured in the restores before it:
@@ -307,6 +309,18 @@ def figure_estimate(rec, what: str, estimates: list[float], actual: list[float])
     )
 
 
+def warm(sources: list[Source]) -> None:
+    """Read, untimed, every file the restores read: each node's backups and archive and
+    its pgBackRest repository. Every run then starts with its files in the page cache,
+    whichever runs first (otherwise the first to read a backup pays for all)."""
+    for source in sources:
+        folders = (source.node.backups, source.node.archive, source.pgbr / "repo")
+        source.pg.run(
+            source.label, "sh", "-c", 'find "$@" -type f -exec cat {} + > /dev/null', "warm",
+            *(str(folder) for folder in folders), timeout=3600,
+        )  # fmt: skip
+
+
 def in_turn(round_: int, *runs) -> None:
     """The round's runs, each going first in turn: whichever runs first reads the
     backups from a cold page cache (and the others warm), so no one is always first."""
@@ -359,6 +373,7 @@ def bench_wal_bound(rec, engine: Engine, scale: int, megabytes: int, rounds: int
         and path.name[:24] >= source.backup["start_wal"]
         and len(path.name) == 28
     )
+    warm(sources)
     ours, limits, pgbrs, estimates = [], [], [], []
     for round_ in range(rounds):
         in_turn(
@@ -425,6 +440,7 @@ def bench_data_bound(rec, engine: Engine, scale: int, rounds: int) -> None:
         in_threads(sources, lambda source: source.pgbackrest_restore())
         pgbrs.append(time.monotonic() - began)
 
+    warm(sources)
     for round_ in range(rounds):
         in_turn(
             round_,
