@@ -8,10 +8,11 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 from playwright.sync_api import expect
 
-from localcloud.engine import Engine
+from localcloud.progress import ReplayWatch
 from localcloud.testing import create_ticks, processes_under, temporary_engine
 from portal.backends import get_backend
 from restore_wizard.models import RestoreOperation
@@ -55,37 +56,68 @@ def seconds(text: str) -> float:
     return (int(minutes[1]) * 60 if minutes else 0) + (int(rest[1]) if rest else 0)
 
 
-@pytest.fixture
-def held_before_the_end(monkeypatch):
-    """The restore replays as it would, but once a node has replayed all its WAL the
-    restore waits there (still running) until an operator's cancel has been recorded: so
-    Cancel always meets a running restore, however fast this machine replays."""
-    cancelled = threading.Event()
-    run_restore, cancel_restore = Engine.run_restore, Engine.cancel_restore
+STEP = 25_000_000  # bytes of WAL each step replays: a tenth of a node's
 
-    def held_run(self, target, progress=None, watch=None):
-        def held_watch(figures):
-            if watch is not None:
-                watch(figures)
-            if any(node["phase"] in ("backing up", "ready") for node in figures.values()):
-                assert cancelled.wait(120), "no cancel came while the restore was held"
 
-        return run_restore(self, target, progress, held_watch)
+class StepwiseReplay:
+    """Recovery replays its WAL as it would, but a step at a time, at the test's word.
 
-    def noted_cancel(self, target):
+    Each node's replay is paused the first time the restore reads its position (the
+    node has just become consistent); every ``step()`` lets each node replay ``STEP``
+    more bytes and pauses it again. So however fast this machine replays, the page has
+    a restore to watch, bars that move when told to, and a running restore to cancel."""
+
+    def __init__(self):
+        self.asked = 0
+        self.lock = threading.Lock()
+        self.taken: dict[int, int] = {}  # id of a node's watch -> steps it has taken
+
+    def step(self) -> None:
+        with self.lock:
+            self.asked += 1
+
+    def position(self, watch: ReplayWatch) -> str | None:
         try:
-            return cancel_restore(self, target)
-        finally:
-            cancelled.set()
+            with watch.node.connect(timeout=2) as conn:
+                lsn = conn.execute("SELECT pg_last_wal_replay_lsn()").fetchone()[0]
+                if lsn is None:
+                    return None
+                with self.lock:
+                    first = id(watch) not in self.taken
+                    due = self.asked > self.taken.setdefault(id(watch), self.asked)
+                    if due:
+                        self.taken[id(watch)] += 1
+                if first:
+                    conn.execute("SELECT pg_wal_replay_pause()")
+                elif due:
+                    lsn = self.replay_a_step(conn, lsn)
+                return str(lsn)
+        except psycopg.Error:
+            return None  # not consistent yet, or no longer recovering
 
-    monkeypatch.setattr(Engine, "run_restore", held_run)
-    monkeypatch.setattr(Engine, "cancel_restore", noted_cancel)
-    yield
-    cancelled.set()  # never leave the worker's thread waiting past the test
+    @staticmethod
+    def replay_a_step(conn, lsn):
+        conn.execute("SELECT pg_wal_replay_resume()")
+        deadline = time.monotonic() + 60
+        query = "SELECT pg_last_wal_replay_lsn(), pg_last_wal_replay_lsn() - %s >= %s"
+        while time.monotonic() < deadline:
+            now, far_enough = conn.execute(query, (lsn, STEP)).fetchone()
+            if far_enough:
+                conn.execute("SELECT pg_wal_replay_pause()")
+                return now
+            time.sleep(0.002)
+        raise AssertionError("replay did not move a step in 60 s")
+
+
+@pytest.fixture
+def stepwise_replay(monkeypatch):
+    steps = StepwiseReplay()
+    monkeypatch.setattr(ReplayWatch, "replay_lsn", lambda watch: steps.position(watch))
+    return steps
 
 
 def test_watch_a_wal_bound_restore_and_cancel_it(
-    page, live_server, sign_in, operator, local_cloud, task_worker, held_before_the_end, screenshot
+    page, live_server, sign_in, operator, local_cloud, task_worker, stepwise_replay, screenshot
 ):
     engine = local_cloud
     backend = get_backend("local")
@@ -107,20 +139,27 @@ def test_watch_a_wal_bound_restore_and_cancel_it(
     )
     screenshot("01-replaying")
 
-    # Sampled as the page updates itself: the bars move and the time left falls.
-    bars, lefts = [], []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        bars.append((int(coordinator.get_attribute("value")), int(worker.get_attribute("value"))))
+    # A step of replay at a time, each shown by the page as it updates itself: the bars
+    # move and the time left falls.
+    def shown():
+        bar = (int(coordinator.get_attribute("value")), int(worker.get_attribute("value")))
         left = page.locator("#operation-left").inner_text()
-        if re.search(r"\d+ s", left):
-            lefts.append(seconds(left))
-        moved = len({bar for bar in bars}) >= 3
-        fell = any(later < earlier for earlier, later in zip(lefts, lefts[1:], strict=False))
-        if moved and fell:
+        return bar, (seconds(left) if re.search(r"\d+ s", left) else None)
+
+    bars, lefts = [], []
+    for _ in range(6):
+        deadline = time.monotonic() + 30
+        while (bar := shown())[0] in bars:
+            assert time.monotonic() < deadline, f"the page did not show a step after {bars}"
+            time.sleep(0.1)
+        bars.append(bar[0])
+        if bar[1] is not None:
+            lefts.append(bar[1])
+        if len(bars) >= 3 and any(b < a for a, b in zip(lefts, lefts[1:], strict=False)):
             break
-        time.sleep(0.3)
-    assert len(set(bars)) >= 3, bars
+        stepwise_replay.step()
+    assert len(bars) >= 3, bars
+    assert all(a[0] <= b[0] and a[1] <= b[1] for a, b in zip(bars, bars[1:], strict=False)), bars
     assert any(later < earlier for earlier, later in zip(lefts, lefts[1:], strict=False)), lefts
     # The in-place updates keep every time's local twin.
     status = page.locator("#operation-status")
