@@ -66,16 +66,11 @@ sync "$dir"
 
 RESTORE_SCRIPT = """#!/bin/sh
 # localcloud restore_command: restore-wal ARCHIVE_DIR EXT NAME PATH [STAGE]
-# (A segment the feeder (walfeed.py) put in pg_wal never gets here: restore_command.)
-# A segment it left in STAGE is only linked into place (ln needs no library but libc,
-# mv five: it starts in a third of the time); a failed link (the feeder removed a copy
-# recovery had gone past) falls through. Anything else is fetched from the archive
+# (A segment the feeder (walfeed.py) put in pg_wal never gets here: restore_command.
+# STAGE is its folder, for the marks below.) Anything else is fetched from the archive
 # here, checked against its checksum first.
 set -eu
 dir=$1 ext=$2 name=$3 dest=$4 stage=${5:-}
-if [ -n "$stage" ] && [ -f "$stage/$name" ] && ln "$stage/$name" "$dest" 2>/dev/null; then
-    exit 0
-fi
 src="$dir/$name.$ext"
 [ -f "$src" ] || exit 1
 # Tell the feeder that recovery got here without it, so that it skips ahead. (Not ":",

@@ -39,7 +39,7 @@ cost a WAL-bound restore of 1,243 segments about 4 s.
   ``check_end`` fails a recovery that was to reach the archive's end. Either way the
   error names the file (``explain``).
 - Never needed for correctness: a segment the feeder has not fed in time is fetched
-  and checked by the restore command itself (or linked from the staging folder), which
+  and checked by the restore command itself, which
   leaves a ``.taken-NAME`` mark so the feeder skips ahead; a feeder that fails only
   stops feeding.
 - Privileges: every program runs as the node's OS user, who owns the staging folder and
@@ -266,7 +266,6 @@ class Feeder:
         self.plan: Iterator[str] | None = None
         self.claimed = 0  # plan entries handed to workers (or skipped)
         self.taken = 0  # plan entries recovery has gone past
-        self.staged: set[str] = set()  # staged, not yet seen taken
         self.fed = 0
         self.unchecked = 0  # files archived before checksums were kept
         self.damaged: str | None = None  # the first archived file that failed its check
@@ -302,7 +301,6 @@ class Feeder:
             self.into = wal
             while self.staging:  # batches claimed before now still go to the stage
                 self.settled.wait()
-            self.staged.clear()
         self.pg.run(self.label, "sh", "-c", ATTACH_SCRIPT, "walfeed", str(self.stage), str(wal))
 
     def close(self) -> None:
@@ -445,31 +443,15 @@ class Feeder:
         return archive.segment_number(name) - self.first
 
     def _look(self) -> None:
-        """What recovery took, from the staging folder: staged files it linked (their
-        own name is removed) and marks of files it fetched itself; staged files it went
-        past without them are removed too."""
-        present = set()
+        """How far recovery got, from the restore command's ``.taken-NAME`` marks (each
+        mark and the segment's ``.fed-NAME`` go once read)."""
         with self._folder() as fd:
             for entry in os.listdir(fd):
-                if SEGMENT_NAME.match(entry):
-                    present.add(entry)
-                elif match := TAKEN.match(entry):
+                if match := TAKEN.match(entry):
                     self.taken = max(self.taken, self._position(match.group(1)) + 1)
                     for done in (entry, f"{FED}{match.group(1)}"):
                         with contextlib.suppress(FileNotFoundError):
                             os.unlink(done, dir_fd=fd)
-            for name in self.staged & present:
-                with contextlib.suppress(FileNotFoundError):
-                    if os.stat(name, dir_fd=fd, follow_symlinks=False).st_nlink > 1:
-                        present.discard(name)  # recovery has it
-                        os.unlink(name, dir_fd=fd)
-            for name in self.staged - present:
-                self.taken = max(self.taken, self._position(name) + 1)
-            self.staged &= present
-            for name in [name for name in self.staged if self._position(name) < self.taken]:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(name, dir_fd=fd)
-                self.staged.discard(name)
 
     def _feed(
         self, worker: subprocess.Popen, position: int, names: list[str], wal: Path | None
@@ -489,8 +471,6 @@ class Feeder:
         damaged = [words[i + 1] for i, word in enumerate(words[:-1]) if word == "damaged"]
         fed = files.index(damaged[0]) if damaged else len(names)
         with self.lock:
-            if wal is None:
-                self.staged.update(names[:fed])
             self.fed += fed
             self.unchecked += words.count("unchecked")
             if damaged and self.damaged is None:
