@@ -23,7 +23,11 @@ LEFT, RIGHT = 1.5, 98.5  # the view's ends on the axis
 MARKER_GAP = 1.0  # events closer than this (percent of the width) share one marker
 MIN_SPAN = timedelta(seconds=2)  # the deepest zoom
 BUCKETS = 240  # activity bars across the view, at most
-STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+DAY = 86400
+# Round steps, no two neighbours more than 2.5 apart: the nearest to any span's seventh
+# puts 4 to 12 ticks across it.
+STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
+         DAY, 2 * DAY, 3 * DAY, 7 * DAY, 14 * DAY, 28 * DAY)  # fmt: skip
 TABLE_LIMIT = 100  # events listed in the table (the SVG marks them all)
 
 
@@ -143,12 +147,14 @@ def view_read(window: RestoreWindow, start_text: str = "", end_text: str = "") -
 
 
 def nice_step(seconds: float) -> int:
-    """The smallest round step (1 s, 2 s, 5 s, ... 12 h, then whole days) of at least
-    ``seconds``."""
-    for step in STEPS:
-        if step >= seconds:
-            return step
-    return 86400 * max(1, int(seconds // 86400) + 1)
+    """The round step (1 s, 2 s, 5 s, ... 12 h, 1 day, 2 days, 3 days, a week, two,
+    four, then whole multiples of four weeks) nearest to ``seconds``, by ratio: the
+    smallest one of at least ``seconds`` could be 2.5 times as long, so that a window of
+    seven days and a second had ticks two days apart, three or four of them."""
+    if seconds >= STEPS[-1]:
+        return STEPS[-1] * round(seconds / STEPS[-1])
+    wanted = max(seconds, STEPS[0])
+    return min(STEPS, key=lambda step: max(step / wanted, wanted / step))
 
 
 def step_words(seconds: int) -> str:

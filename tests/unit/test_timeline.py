@@ -162,6 +162,22 @@ def test_axis_labels_name_the_day_over_days_and_the_minute_over_an_hour():
     ]
 
 
+def test_any_view_gets_four_to_twelve_ticks_on_round_moments():
+    # Azure's window is seven days and a moment: the ticks stay a day apart, at
+    # midnight, rather than two days apart (three or four, by the time of day).
+    week_and_a_bit = timeline.View(START, START + timedelta(days=7, seconds=1, microseconds=7))
+    assert [tick.label[7:] for tick in timeline.ticks(week_and_a_bit)] == ["00:00"] * 7
+    spans = [timedelta(seconds=s) for s in (5, 7, 13, 45, 100, 333, 3601, 25_201, 86_401)]
+    spans += [timedelta(days=d, seconds=1) for d in (2, 3, 5, 7, 10, 20, 35, 90, 200, 400)]
+    for span in spans:
+        for offset in (timedelta(0), timedelta(seconds=0.3), timedelta(hours=13, minutes=17)):
+            view = timeline.View(START + offset, START + offset + span)
+            ticks = timeline.ticks(view)
+            assert 4 <= len(ticks) <= 12, (span, offset, [tick.label for tick in ticks])
+            xs = [tick.x for tick in ticks]
+            assert xs == sorted(set(xs)) and timeline.LEFT <= xs[0] and xs[-1] <= timeline.RIGHT
+
+
 def test_zoom_links_keep_the_point_and_work_without_script():
     links = timeline.ZoomLinks(
         details_url=DETAILS, timeline_url=TIMELINE, point="2026-11-18 10:00:00"
