@@ -40,7 +40,11 @@ def progress_json(progress: Progress) -> dict:
 
 class ProgressWriter:
     """Writes a backend's progress to the row: every phase change, and at most twice a
-    second; ``echo`` (the command line's --wait) sees every report."""
+    second; ``echo`` (the command line's --wait) sees every report.
+
+    A backend reports from threads of its own (one per node, a replay watcher): a write
+    from any thread but the writer's closes that thread's database connection after it,
+    or each restore would leave one open per thread until the garbage collector ran."""
 
     def __init__(self, operation_id: int, echo: ProgressCallback | None = None):
         self.operation_id = operation_id
@@ -50,6 +54,7 @@ class ProgressWriter:
         self.last_write = 0.0
         self.nodes: dict[str, int] = {}
         self.figures: dict = {}
+        self.owner = threading.current_thread()
 
     def __call__(self, progress: Progress) -> None:
         self.nodes.update(progress.nodes)
@@ -69,9 +74,13 @@ class ProgressWriter:
         }
         if progress.message:
             self.last_message = fields["progress_message"] = progress.message
-        RestoreOperation.objects.filter(pk=self.operation_id, status=Status.RUNNING).update(
-            **fields, progress=self.figures
-        )
+        try:
+            RestoreOperation.objects.filter(pk=self.operation_id, status=Status.RUNNING).update(
+                **fields, progress=self.figures
+            )
+        finally:
+            if threading.current_thread() is not self.owner:
+                connection.close()
 
 
 class Heartbeat:
